@@ -1,0 +1,44 @@
+// Package casketfile reads the Casketfile language: it turns text into tokens, tokens into server blocks,
+// and hands each directive its own Dispenser. It knows nothing about directives or servers.
+package casketfile
+
+// Token is one word of a Casketfile together with where it came from.
+type Token struct {
+	File   string // the file the token was read from, as given to the parser
+	Line   int    // 1-based line number
+	Text   string // the token's text, quotes removed and escapes resolved
+	Quoted bool   // true when the token was written in double quotes
+
+	// Imports lists, innermost first, the "file:line" places that imported this token's file or
+	// snippet; it is empty for tokens of the top-level file.
+	Imports []string
+}
+
+// isBrace reports whether t is an unquoted structural brace b ("{" or "}").
+func (t Token) isBrace(b string) bool { return !t.Quoted && t.Text == b }
+
+// ServerBlock is one entry of a Casketfile: its labels (site addresses) and its directives in source order.
+type ServerBlock struct {
+	Keys     []Token
+	Segments []Segment
+}
+
+// KeyStrings returns the texts of the block's labels.
+func (sb ServerBlock) KeyStrings() []string {
+	keys := make([]string, len(sb.Keys))
+	for i, k := range sb.Keys {
+		keys[i] = k.Text
+	}
+	return keys
+}
+
+// Segment is the tokens of one directive: its name, its arguments and any nested block, braces included.
+type Segment []Token
+
+// Directive returns the segment's directive name, or "" for an empty segment.
+func (s Segment) Directive() string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0].Text
+}
