@@ -43,7 +43,8 @@ func Setup(d *casketfile.Dispenser, s *httpserver.Site) (httpserver.Middleware, 
 			return nil, d.Errf("use either `timeouts %s` or a block, not both", args[0])
 		}
 		var target *time.Duration
-		switch d.Val() {
+		sub := d.Val()
+		switch sub {
 		case "read":
 			target = &s.Timeouts.Read
 		case "header":
@@ -53,11 +54,11 @@ func Setup(d *casketfile.Dispenser, s *httpserver.Site) (httpserver.Middleware, 
 		case "idle":
 			target = &s.Timeouts.Idle
 		default:
-			return nil, d.Errf("unknown subdirective %q (expected read, header, write or idle)", d.Val())
+			return nil, d.Errf("unknown subdirective %q (expected read, header, write or idle)", sub)
 		}
 		var val string
 		if !d.AllArgs(&val) {
-			return nil, d.Errf("%s: expected one duration (e.g. 30s) or `none`", d.Val())
+			return nil, d.Errf("%s: expected one duration (e.g. 30s) or `none`", sub)
 		}
 		v, err := parse(d, val)
 		if err != nil {
