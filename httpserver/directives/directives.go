@@ -1,0 +1,40 @@
+// Package directives is the ordered table of every Casketfile directive compiled into Casket. The order of
+// the table is the order of the middleware chain (the first directive wraps all the others); the order of
+// directives in a Casketfile does not matter. Nothing registers itself: adding a directive means adding a
+// line here.
+package directives
+
+import (
+	"github.com/casketserver/casket/httpserver"
+	"github.com/casketserver/casket/httpserver/bind"
+	"github.com/casketserver/casket/httpserver/limits"
+	"github.com/casketserver/casket/httpserver/timeouts"
+)
+
+// The full order, from Casket's httpserver/plugin.go (features.md §2), for those adding directives later:
+//
+//	root, index, bind, limits, timeouts, tls, on, request_id, realip, log, tryfiles, rewrite, ext, gzip,
+//	header, geoip, errors, ipfilter, ratelimit, forwardproxy, basicauth, redir, status, cors, mime, tmpauth,
+//	chuieauth, jwt, internal, pprof, expvar, push, prometheus, templates, proxy, fastcgi, websocket,
+//	webdav, markdown, browse
+//
+// Insert a new directive at its place in this list; the static file server is the implicit last handler.
+
+// All returns the compiled-in directives in execution order. The slice is new on every call.
+func All() []httpserver.Directive {
+	return []httpserver.Directive{
+		{Name: "bind", Setup: bind.Setup},
+		{Name: "limits", Setup: limits.Setup},
+		{Name: "timeouts", Setup: timeouts.Setup},
+	}
+}
+
+// Names returns the directive names in execution order, as listed by `casket -plugins`.
+func Names() []string {
+	all := All()
+	names := make([]string, len(all))
+	for i, d := range all {
+		names[i] = d.Name
+	}
+	return names
+}

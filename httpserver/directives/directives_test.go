@@ -1,0 +1,48 @@
+package directives
+
+import (
+	"slices"
+	"testing"
+)
+
+// order is Casket's execution order (features.md §2); the table must follow it for the names it has.
+var order = []string{"root", "index", "bind", "limits", "timeouts", "tls", "on", "request_id", "realip", "log",
+	"tryfiles", "rewrite", "ext", "gzip", "header", "geoip", "errors", "ipfilter", "ratelimit", "forwardproxy",
+	"basicauth", "redir", "status", "cors", "mime", "tmpauth", "chuieauth", "jwt", "internal", "pprof", "expvar",
+	"push", "prometheus", "templates", "proxy", "fastcgi", "websocket", "webdav", "markdown", "browse"}
+
+func TestAllOrderAndUniqueness(t *testing.T) {
+	seen := map[string]bool{}
+	last := -1
+	for _, d := range All() {
+		if d.Setup == nil {
+			t.Errorf("%s: nil Setup", d.Name)
+		}
+		if seen[d.Name] {
+			t.Errorf("%s: listed twice", d.Name)
+		}
+		seen[d.Name] = true
+		i := slices.Index(order, d.Name)
+		if i < 0 {
+			t.Errorf("%s: not in Casket's order list; add it to the test's order and the comment", d.Name)
+			continue
+		}
+		if i < last {
+			t.Errorf("%s: out of order", d.Name)
+		}
+		last = i
+	}
+}
+
+func TestNamesMatchesAll(t *testing.T) {
+	names := Names()
+	all := All()
+	if len(names) != len(all) {
+		t.Fatalf("len(Names()) = %d, len(All()) = %d", len(names), len(all))
+	}
+	for i := range all {
+		if names[i] != all[i].Name {
+			t.Errorf("Names()[%d] = %q, want %q", i, names[i], all[i].Name)
+		}
+	}
+}
