@@ -89,7 +89,10 @@ func (d *Dispenser) NextBlock(initialNesting int) bool {
 	for d.nextOnSameLine() {
 		d.cursor++
 		if d.tokens[d.cursor].isBrace("{") {
-			if d.cursor+1 < len(d.tokens) && d.tokens[d.cursor+1].isBrace("}") {
+			if d.cursor+1 >= len(d.tokens) {
+				return false // unterminated block: nothing to enter
+			}
+			if d.tokens[d.cursor+1].isBrace("}") {
 				d.cursor++ // empty block
 				return false
 			}
@@ -232,8 +235,7 @@ func (d *Dispenser) sameLine(i int) bool {
 	if d.cursor < 0 || i >= len(d.tokens) {
 		return false
 	}
-	cur, next := d.tokens[d.cursor], d.tokens[i]
-	return cur.File == next.File && cur.Line+countNewlines(cur) == next.Line
+	return continuesLine(d.tokens[d.cursor], d.tokens[i])
 }
 
 func (d *Dispenser) nextOnSameLine() bool { return d.sameLine(d.cursor + 1) }
@@ -242,20 +244,5 @@ func (d *Dispenser) onNewLine(i int) bool {
 	if i <= 0 {
 		return true
 	}
-	prev, t := d.tokens[i-1], d.tokens[i]
-	return prev.File != t.File || prev.Line+countNewlines(prev) < t.Line
-}
-
-// countNewlines counts line breaks inside a quoted token, which spans several lines.
-func countNewlines(t Token) int {
-	if !t.Quoted {
-		return 0
-	}
-	n := 0
-	for i := 0; i < len(t.Text); i++ {
-		if t.Text[i] == '\n' {
-			n++
-		}
-	}
-	return n
+	return !continuesLine(d.tokens[i-1], d.tokens[i])
 }

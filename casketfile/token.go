@@ -2,6 +2,8 @@
 // and hands each directive its own Dispenser. It knows nothing about directives or servers.
 package casketfile
 
+import "strings"
+
 // Token is one word of a Casketfile together with where it came from.
 type Token struct {
 	File   string // the file the token was read from, as given to the parser
@@ -16,6 +18,29 @@ type Token struct {
 
 // isBrace reports whether t is an unquoted structural brace b ("{" or "}").
 func (t Token) isBrace(b string) bool { return !t.Quoted && t.Text == b }
+
+// continuesLine reports whether b follows a on the same source line: same file, same import chain, and b
+// starts on the line where a ends (a quoted token may span several lines). Tokens pasted by two different
+// imports never share a line, even when they come from the same place of the same file.
+func continuesLine(a, b Token) bool {
+	if a.File != b.File || a.Line+countNewlines(a) != b.Line || len(a.Imports) != len(b.Imports) {
+		return false
+	}
+	for i := range a.Imports {
+		if a.Imports[i] != b.Imports[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// countNewlines counts line breaks inside a quoted token, which spans several lines.
+func countNewlines(t Token) int {
+	if !t.Quoted {
+		return 0
+	}
+	return strings.Count(t.Text, "\n")
+}
 
 // ServerBlock is one entry of a Casketfile: its labels (site addresses) and its directives in source order.
 type ServerBlock struct {
