@@ -1,5 +1,27 @@
 // Package httpserver turns parsed Casketfile server blocks into sites, groups the sites onto listeners and
 // serves them. Directives live in sub-packages; this package holds the shared types they build on.
+//
+// The life of a configuration:
+//
+//   - Build (build.go) parses each label with ParseAddressPorts (address.go), fills in the -host default,
+//     runs every directive's SetupFunc in the order of Options.Directives (the middleware order) and
+//     compiles each Site's chain around Options.Final. Sites without a port get one from the
+//     Options.AssignPort hook (automatic HTTPS moves qualifying sites to the HTTPS port there) or
+//     Options.Port. Build then rejects duplicate addresses and groups the sites by listen address
+//     (bind host and port; listeners.go). It is pure, so `casket -validate` runs only Build.
+//   - Instance.Start provisions handlers (Provisioner), takes one socket per listen address from a
+//     ListenerPool (pool.go) and runs one http.Server per address (server.go). A listener serves TLS
+//     when its sites carry a Site.TLSConfig, chosen per SNI; HTTP/2 is offered by ALPN unless disabled.
+//   - Every request goes through server.ServeHTTP: `Server: Casket`, the Options.Intercept hook (ACME
+//     HTTP-01), virtual-host lookup (vhost.go: exact host, left-most wildcards, catch-alls, then the
+//     longest base path, which is trimmed from the path), one RequestInfo and ResponseRecorder, the
+//     site's chain, then the error boundary (a returned error becomes its status if nothing was
+//     written) and panic recovery (500). No match is 404, or 421 on HTTP/2.
+//   - A reload builds and starts the new Instance on the same pool before stopping the old one. Both
+//     take connections from the same socket for a moment; the old one stops taking them, finishes its
+//     requests (http.Server.Shutdown) and gives the socket back. No connection is refused or dropped.
+//   - Instance.Stop drains, closes io.Closer handlers and releases the sockets; the pool closes a socket
+//     when its last holder is gone.
 package httpserver
 
 import (

@@ -1,6 +1,9 @@
 package httpserver
 
 import (
+	"crypto/tls"
+	"net"
+	"net/netip"
 	"time"
 
 	"github.com/casketserver/casket/tlsmgr"
@@ -21,8 +24,32 @@ type Site struct {
 
 	TLS *tlsmgr.Policy // the `tls` directive; nil when absent
 
+	// TLSConfig, when set, makes the site's listener serve TLS; the listener picks the config by SNI
+	// (GetConfigForClient). All sites of one listener must agree on TLS or plain HTTP. Build leaves it
+	// nil; automatic HTTPS (or Options.AssignPort) sets it before Instance.Start.
+	TLSConfig *tls.Config
+
 	// ConfigFile is the Casketfile the site came from, for relative paths and messages.
 	ConfigFile string
+
+	chain    Handler   // the compiled middleware chain, outermost first
+	handlers []Handler // every handler of the chain, innermost (the final handler) first
+
+	hostDefaulted bool // Addr.Host came from Options.Host
+	portDefaulted bool // Addr.Port came from Options.Port
+}
+
+// Handler returns the site's compiled middleware chain (nil before Build compiled it).
+func (s *Site) Handler() Handler { return s.chain }
+
+// ListenAddress returns the "host:port" the site's listener binds: the `bind` host (all interfaces
+// when empty) and the site's port.
+func (s *Site) ListenAddress() string {
+	host := s.BindHost
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.String()
+	}
+	return net.JoinHostPort(host, s.Addr.Port)
 }
 
 // DefaultIndexFiles are tried, in order, when a directory is requested and `index` is not used.

@@ -1,0 +1,135 @@
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+
+	"go.uber.org/zap"
+)
+
+// Start provisions the handlers (Provisioner), takes the listeners from pool (reusing the sockets the
+// pool already holds for the same addresses) and serves. On any error it undoes what it did: handlers
+// provisioned so far are closed and the sockets are given back.
+func (in *Instance) Start(ctx context.Context, pool *ListenerPool) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.state != stateBuilt {
+		return errors.New("starting instance: an instance can be started only once")
+	}
+	in.state = stateStopped // unless everything below succeeds
+	plans, err := planListeners(in.sites, in.opts)
+	if err != nil {
+		return err
+	}
+	if err := in.provision(ctx); err != nil {
+		return errors.Join(err, in.closeHandlers())
+	}
+	var servers []*server
+	for _, p := range plans {
+		sock, err := pool.acquire(p.addr)
+		if err != nil {
+			for _, s := range servers {
+				pool.release(s.sock)
+			}
+			return errors.Join(fmt.Errorf("listening on %s: %w", p.addr, err), in.closeHandlers())
+		}
+		s := newServer(p, in.opts, in.log)
+		s.sock = sock
+		servers = append(servers, s)
+	}
+	for _, s := range servers {
+		s.serve()
+		in.log.Info("serving", zap.String("address", s.plan.addr), zap.Stringer("bound", s.sock.ln.Addr()),
+			zap.Bool("tls", s.plan.tls), zap.Strings("sites", siteNames(s.plan.sites)))
+	}
+	in.servers, in.pool, in.state = servers, pool, stateStarted
+	return nil
+}
+
+// Stop stops accepting new connections, waits for in-flight requests until ctx is done (then closes
+// the remaining connections), closes the handlers that implement io.Closer and gives its sockets back
+// to the pool, which closes a socket only when no running instance holds it anymore. Running out of
+// time is logged, not returned: the instance is stopped either way. Stop is idempotent.
+func (in *Instance) Stop(ctx context.Context) error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.state != stateStarted {
+		in.state = stateStopped
+		return nil
+	}
+	in.state = stateStopped
+	var wg sync.WaitGroup
+	for _, s := range in.servers {
+		wg.Go(func() {
+			if err := s.http.Shutdown(ctx); err != nil {
+				in.log.Warn("grace period over; closing remaining connections",
+					zap.String("address", s.plan.addr), zap.Error(err))
+				_ = s.http.Close()
+			}
+			<-s.served
+		})
+	}
+	wg.Wait()
+	err := in.closeHandlers()
+	for _, s := range in.servers {
+		in.pool.release(s.sock)
+	}
+	in.servers = nil
+	return err
+}
+
+// ListenerAddrs returns the addresses the running instance's sockets are bound to (useful with port 0).
+func (in *Instance) ListenerAddrs() []net.Addr {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	addrs := make([]net.Addr, 0, len(in.servers))
+	for _, s := range in.servers {
+		addrs = append(addrs, s.sock.ln.Addr())
+	}
+	return addrs
+}
+
+// provision calls Provision on every handler of every site that has it, innermost first, remembering
+// which handlers must be closed later.
+func (in *Instance) provision(ctx context.Context) error {
+	in.closers = in.closers[:0]
+	for _, site := range in.sites {
+		for _, h := range site.handlers {
+			p, isProv := h.(Provisioner)
+			if _, isCloser := h.(io.Closer); isCloser {
+				in.closers = append(in.closers, h)
+			}
+			if !isProv {
+				continue
+			}
+			if err := p.Provision(ctx, site); err != nil {
+				return fmt.Errorf("provisioning site %s: %w", site.Addr.Key(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// closeHandlers closes the remembered io.Closer handlers, outermost and last-provisioned first.
+func (in *Instance) closeHandlers() error {
+	var errs []error
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		if err := in.closers[i].(io.Closer).Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing handler: %w", err))
+		}
+	}
+	in.closers = nil
+	return errors.Join(errs...)
+}
+
+func siteNames(sites []*Site) []string {
+	names := make([]string, len(sites))
+	for i, s := range sites {
+		names[i] = s.Addr.String()
+	}
+	return names
+}
