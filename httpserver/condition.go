@@ -132,6 +132,9 @@ func (c Conditions) Len() int { return len(c.conds) }
 // Or reports whether the conditions are combined with `if_op or`.
 func (c Conditions) Or() bool { return c.or }
 
+// UsesPlaceholders reports whether evaluating the conditions needs a Replacer.
+func (c Conditions) UsesPlaceholders() bool { return c.dynamic }
+
 // True reports whether r satisfies the conditions. No conditions means true.
 func (c Conditions) True(r *http.Request) bool {
 	if len(c.conds) == 0 {
