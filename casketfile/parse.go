@@ -227,6 +227,9 @@ func (p *parser) labels() ([]Token, error) {
 		if !t.Quoted && t.Text == "import" {
 			return nil, errAt(t, "import cannot be a site label: write the import on a line of its own")
 		}
+		if !t.Quoted && t.Text == "{}" {
+			return nil, errAt(t, "'{}' is read as a label: write an empty block with a space, as { }")
+		}
 		t = p.expand(t)
 		expectMore := strings.HasSuffix(t.Text, ",")
 		t.Text = strings.TrimSuffix(t.Text, ",")
