@@ -5,10 +5,16 @@
 package directives
 
 import (
+	"github.com/casketserver/casket/casketfile"
 	"github.com/casketserver/casket/httpserver"
+	"github.com/casketserver/casket/httpserver/basicauth"
 	"github.com/casketserver/casket/httpserver/bind"
+	"github.com/casketserver/casket/httpserver/fileserver"
+	"github.com/casketserver/casket/httpserver/header"
 	"github.com/casketserver/casket/httpserver/limits"
+	"github.com/casketserver/casket/httpserver/redir"
 	"github.com/casketserver/casket/httpserver/timeouts"
+	"github.com/casketserver/casket/tlsmgr"
 )
 
 // The full order, from Casket's httpserver/plugin.go (features.md §2), for those adding directives later:
@@ -23,9 +29,18 @@ import (
 // All returns the compiled-in directives in execution order. The slice is new on every call.
 func All() []httpserver.Directive {
 	return []httpserver.Directive{
+		{Name: "root", Setup: fileserver.SetupRoot},
+		{Name: "index", Setup: fileserver.SetupIndex},
 		{Name: "bind", Setup: bind.Setup},
 		{Name: "limits", Setup: limits.Setup},
 		{Name: "timeouts", Setup: timeouts.Setup},
+		{Name: "tls", Setup: setupTLS},
+		{Name: "tryfiles", Setup: fileserver.SetupTryFiles},
+		{Name: "ext", Setup: fileserver.SetupExt},
+		{Name: "header", Setup: header.Setup},
+		{Name: "basicauth", Setup: basicauth.Setup},
+		{Name: "redir", Setup: redir.Setup},
+		{Name: "browse", Setup: fileserver.SetupBrowse},
 	}
 }
 
@@ -37,4 +52,15 @@ func Names() []string {
 		names[i] = d.Name
 	}
 	return names
+}
+
+// setupTLS adapts tlsmgr.ParsePolicy (which knows nothing of sites) to a SetupFunc: the policy becomes the
+// site's TLS configuration and the directive adds no middleware.
+func setupTLS(d *casketfile.Dispenser, s *httpserver.Site) (httpserver.Middleware, error) {
+	p, err := tlsmgr.ParsePolicy(d)
+	if err != nil {
+		return nil, err
+	}
+	s.TLS = p
+	return nil, nil
 }

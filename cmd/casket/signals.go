@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/casketserver/casket/httpserver"
+	"github.com/casketserver/casket/internal/version"
+)
+
+// server is the running process state: the live instance, the listeners it shares with its successors,
+// and the old instances still draining after a reload.
+type server struct {
+	c      *config
+	ld     *loader
+	first  source // the source loaded at start; reused on reload when it cannot be read again (stdin)
+	logger *zap.Logger
+	stderr io.Writer
+
+	pool     *httpserver.ListenerPool
+	in       *httpserver.Instance
+	draining sync.WaitGroup
+}
+
+// serve builds and starts the first instance, then handles signals until the process should exit
+// (features.md §1.3): USR1 reloads with rollback, TERM and the first INT stop gracefully within -grace, a
+// second INT exits 2 at once, QUIT exits 0 at once, HUP is ignored. Cancelling ctx acts like TERM.
+func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.Logger, stdout, stderr io.Writer) int {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	s := &server{c: c, ld: ld, first: src, logger: logger, stderr: stderr, pool: httpserver.NewListenerPool()}
+	defer s.pool.Close()
+
+	in, err := build(c, src, logger, stderr)
+	if err != nil {
+		printErrors(stderr, err)
+		return exitStartup
+	}
+	if err := in.Start(ctx, s.pool); err != nil {
+		fmt.Fprintf(stderr, "casket: starting server: %v\n", err)
+		return exitStartup
+	}
+	s.in = in
+	if c.PidFile != "" {
+		if err := writePidFile(c.PidFile); err != nil {
+			fmt.Fprintf(stderr, "casket: %v\n", err)
+			s.stopNow()
+			return exitStartup
+		}
+		defer os.Remove(c.PidFile)
+	}
+	printSites(stdout, c.Quiet, in)
+	logger.Info("serving", zap.String("config", src.Name), zap.Int("sites", len(in.Sites())), zap.Int("pid", os.Getpid()))
+
+	for {
+		select {
+		case <-ctx.Done():
+			return s.shutdown(sigs, "context cancelled")
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGUSR1:
+				s.reload(ctx)
+			case syscall.SIGHUP:
+				logger.Info("ignoring SIGHUP")
+			case syscall.SIGQUIT:
+				logger.Info("SIGQUIT: exiting immediately")
+				return exitOK
+			case syscall.SIGINT, syscall.SIGTERM:
+				return s.shutdown(sigs, sig.String())
+			}
+		}
+	}
+}
+
+// reload re-runs the loader and swaps instances: build the new one, start it on the shared listener pool,
+// then drain the old one in the background. Any error leaves the old instance serving (rollback).
+func (s *server) reload(ctx context.Context) {
+	start := time.Now()
+	s.logger.Info("reloading")
+	src := s.first
+	if !s.first.Reusable {
+		var err error
+		if src, err = s.ld.load(); err != nil {
+			s.reloadFailed(err)
+			return
+		}
+	}
+	next, err := build(s.c, src, s.logger, s.stderr)
+	if err != nil {
+		s.reloadFailed(err)
+		return
+	}
+	if err := next.Start(ctx, s.pool); err != nil {
+		s.reloadFailed(fmt.Errorf("starting new configuration: %w", err))
+		return
+	}
+	old := s.in
+	s.in = next
+	s.draining.Add(1)
+	go func() {
+		defer s.draining.Done()
+		stopCtx, cancel := context.WithTimeout(context.Background(), s.c.Grace)
+		defer cancel()
+		if err := old.Stop(stopCtx); err != nil {
+			s.logger.Warn("stopping previous configuration", zap.Error(err))
+		}
+	}()
+	s.logger.Info("reloaded", zap.String("config", src.Name), zap.Int("sites", len(next.Sites())),
+		zap.Duration("took", time.Since(start)))
+}
+
+// reloadFailed reports a rejected reload on the process log and on stderr: the operator must see that
+// the old configuration is still the one serving.
+func (s *server) reloadFailed(err error) {
+	s.logger.Error("reload failed; previous configuration still serving", zap.Error(err))
+	fmt.Fprintln(s.stderr, "casket: reload failed; previous configuration still serving:")
+	printErrors(s.stderr, err)
+}
+
+// shutdown stops the live instance within -grace. A SIGINT arriving meanwhile forces exit code 2; QUIT
+// exits at once with 0. A stop that fails for a reason other than the grace period elapsing exits 3.
+func (s *server) shutdown(sigs <-chan os.Signal, why string) int {
+	s.logger.Info("shutting down", zap.String("reason", why), zap.Duration("grace", s.c.Grace))
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.c.Grace)
+		defer cancel()
+		err := s.in.Stop(ctx)
+		s.draining.Wait()
+		done <- err
+	}()
+	for {
+		select {
+		case err := <-done:
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				s.logger.Error("stopping", zap.Error(err))
+				fmt.Fprintf(s.stderr, "casket: stopping: %v\n", err)
+				return exitStop
+			}
+			if err != nil {
+				s.logger.Warn("grace period elapsed; remaining connections closed", zap.Duration("grace", s.c.Grace))
+			}
+			s.logger.Info("stopped")
+			return exitOK
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGINT:
+				s.logger.Warn("second SIGINT: forcing exit")
+				return exitForceQuit
+			case syscall.SIGQUIT:
+				return exitOK
+			}
+		}
+	}
+}
+
+// stopNow stops the live instance without waiting for connections to drain.
+func (s *server) stopNow() {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_ = s.in.Stop(ctx)
+}
+
+// printSites writes the start-up banner (unless quiet) and then one line per site address.
+func printSites(w io.Writer, quiet bool, in *httpserver.Instance) {
+	if !quiet {
+		fmt.Fprintf(w, "%s\nServing on %d site address(es):\n", version.Get(), len(in.Sites()))
+	}
+	for _, site := range in.Sites() {
+		fmt.Fprintln(w, site.Addr.String())
+	}
+}
