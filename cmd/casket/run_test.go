@@ -2,7 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -282,5 +285,86 @@ func TestRunExitCodes(t *testing.T) {
 				t.Errorf("stderr = %q, want it to contain %q", stderr.String(), tt.wantStderr)
 			}
 		})
+	}
+}
+
+func TestRunValidateAndFmt(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	bad := filepath.Join(dir, "bad")
+	if err := os.WriteFile(good, []byte("localhost:2015 {\nroot .\n   header / X-A b\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("localhost:2015 {\n\troot .\n\tnosuch directive\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		want       int
+		wantStdout string
+		wantStderr string
+	}{
+		{name: "valid", args: []string{"-validate", "-conf", good}, want: 0, wantStdout: "Casketfile is valid\n"},
+		{name: "invalid", args: []string{"-validate", "-conf", bad}, want: 1, wantStderr: bad + ":3: unknown directive \"nosuch\""},
+		{name: "fmt", args: []string{"-fmt", "-conf", good}, want: 0, wantStdout: "\theader / X-A b\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if got := run(t.Context(), tt.args, nil, &stdout, &stderr); got != tt.want {
+				t.Errorf("exit = %d, want %d; stderr %s", got, tt.want, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.wantStdout) || !strings.Contains(stderr.String(), tt.wantStderr) {
+				t.Errorf("stdout %q stderr %q, want %q / %q", stdout.String(), stderr.String(), tt.wantStdout, tt.wantStderr)
+			}
+		})
+	}
+}
+
+// TestRunServeUntilCancelled serves in-process and stops when the context ends, like TERM.
+func TestRunServeUntilCancelled(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hi"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	host, port, _ := net.SplitHostPort(addr)
+	ln.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"-root", dir, "-quiet", "-host", host, "-port", port, "header / X-In-Process yes"}, nil, &stdout, &stderr)
+	}()
+	var resp *http.Response
+	for i := 0; i < 200; i++ {
+		if resp, err = http.Get("http://" + addr + "/hello.txt"); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("never served: %v; stderr %s", err, stderr.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-In-Process") != "yes" {
+		t.Errorf("got %d %v", resp.StatusCode, resp.Header)
+	}
+	if !strings.Contains(stdout.String(), "http://"+addr) {
+		t.Errorf("site list = %q", stdout.String())
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit = %d, want 0; stderr %s", code, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run did not return after cancel")
 	}
 }

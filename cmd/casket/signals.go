@@ -132,6 +132,10 @@ func (s *server) reloadFailed(err error) {
 // exits at once with 0. A stop that fails for a reason other than the grace period elapsing exits 3.
 func (s *server) shutdown(sigs <-chan os.Signal, why string) int {
 	s.logger.Info("shutting down", zap.String("reason", why), zap.Duration("grace", s.c.Grace))
+	// Close the sockets first so new connections are refused at once; accepted ones drain below.
+	if err := s.pool.Close(); err != nil {
+		s.logger.Warn("closing listeners", zap.Error(err))
+	}
 	done := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), s.c.Grace)
