@@ -7,12 +7,15 @@ package directives
 import (
 	"github.com/casketserver/casket/casketfile"
 	"github.com/casketserver/casket/httpserver"
+	"github.com/casketserver/casket/httpserver/accesslog"
 	"github.com/casketserver/casket/httpserver/basicauth"
 	"github.com/casketserver/casket/httpserver/bind"
 	"github.com/casketserver/casket/httpserver/fileserver"
 	"github.com/casketserver/casket/httpserver/header"
 	"github.com/casketserver/casket/httpserver/limits"
 	"github.com/casketserver/casket/httpserver/redir"
+	"github.com/casketserver/casket/httpserver/rewrite"
+	"github.com/casketserver/casket/httpserver/status"
 	"github.com/casketserver/casket/httpserver/timeouts"
 	"github.com/casketserver/casket/tlsmgr"
 )
@@ -35,11 +38,14 @@ func All() []httpserver.Directive {
 		{Name: "limits", Setup: limits.Setup},
 		{Name: "timeouts", Setup: timeouts.Setup},
 		{Name: "tls", Setup: setupTLS},
+		{Name: "log", Setup: accesslog.Setup},
 		{Name: "tryfiles", Setup: fileserver.SetupTryFiles},
+		{Name: "rewrite", Setup: rewrite.Setup},
 		{Name: "ext", Setup: fileserver.SetupExt},
 		{Name: "header", Setup: header.Setup},
 		{Name: "basicauth", Setup: basicauth.Setup},
 		{Name: "redir", Setup: redir.Setup},
+		{Name: "status", Setup: status.Setup},
 		{Name: "browse", Setup: fileserver.SetupBrowse},
 	}
 }
