@@ -25,22 +25,22 @@ func newTestSite(t *testing.T) (*FileServer, string) {
 	t.Helper()
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{
-		"index.html":        "<h1>home</h1>",
-		"a.txt":             helloTxt,
-		"sub/index.html":    "sub index",
-		"noindex/x.txt":     "x",
-		"Casketfile":        "localhost\nroot .",
-		"style.css":         "body{color:red}",
-		"style.css.gz":      "GZ",
-		"style.css.br":      "BR",
-		"style.css.zst":     "ZSTD",
-		"only.js":           "plain",
-		"only.js.gz":        "GZONLY",
-		"empty.txt":         "",
-		"noext":             "\x89PNG\r\n\x1a\nrest",
-		"dir with space/":   "",
-		"uni/ü.txt":         "umlaut",
-		"big.bin":           strings.Repeat("0123456789abcdef", 8192), // 128 KiB: streamed from disk
+		"index.html":      "<h1>home</h1>",
+		"a.txt":           helloTxt,
+		"sub/index.html":  "sub index",
+		"noindex/x.txt":   "x",
+		"Casketfile":      "localhost\nroot .",
+		"style.css":       "body{color:red}",
+		"style.css.gz":    "GZ",
+		"style.css.br":    "BR",
+		"style.css.zst":   "ZSTD",
+		"only.js":         "plain",
+		"only.js.gz":      "GZONLY",
+		"empty.txt":       "",
+		"noext":           "\x89PNG\r\n\x1a\nrest",
+		"dir with space/": "",
+		"uni/ü.txt":       "umlaut",
+		"big.bin":         strings.Repeat("0123456789abcdef", 8192), // 128 KiB: streamed from disk
 	})
 	if err := os.Symlink("a.txt", filepath.Join(dir, "link-in")); err != nil {
 		t.Fatal(err)
