@@ -187,6 +187,9 @@ func (a Address) buildKey(schemeWritten, portWritten bool) string {
 		b.WriteString(a.Port)
 	}
 	b.WriteString(a.Path)
+	if b.Len() == 0 {
+		return "/" // the label "/": any host, any path
+	}
 	return b.String()
 }
 
