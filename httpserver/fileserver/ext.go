@@ -41,3 +41,6 @@ func (e *Ext) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	return e.Next.ServeHTTP(w, r)
 }
+
+// Close releases the root directory.
+func (e *Ext) Close() error { return e.root.close() }

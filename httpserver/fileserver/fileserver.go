@@ -10,6 +10,8 @@ package fileserver
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -43,11 +45,13 @@ func newFileServer(s *httpserver.Site) *FileServer {
 	return fsrv
 }
 
-// Provision opens the root directory now, so that a missing root is reported at startup.
+// Provision opens the root directory now. A root that does not exist yet is not an error (requests get
+// 404 until it appears, as in Casket); one that cannot be opened for another reason (not a directory,
+// permission denied) is.
 func (fsrv *FileServer) Provision(ctx context.Context, s *httpserver.Site) error {
 	h := fsrv.root.get(fsrv.now().UnixNano())
-	if h.err != nil {
-		return errors.New("opening site root: " + h.err.Error())
+	if h.err != nil && !errors.Is(h.err, fs.ErrNotExist) {
+		return fmt.Errorf("opening site root %q: %w", h.path, h.err)
 	}
 	return nil
 }

@@ -364,15 +364,55 @@ func TestIndexFilesAndRoot(t *testing.T) {
 }
 
 func TestMissingRoot(t *testing.T) {
-	fsrv := newFileServer(&httpserver.Site{Root: filepath.Join(t.TempDir(), "nope")})
-	if err := fsrv.Provision(t.Context(), nil); err == nil {
-		t.Error("Provision with a missing root: no error")
+	dir := t.TempDir()
+	fsrv := newFileServer(&httpserver.Site{Root: filepath.Join(dir, "nope")})
+	if err := fsrv.Provision(t.Context(), nil); err != nil {
+		t.Errorf("Provision with a missing root: %v", err)
 	}
 	if rec := do(t, fsrv, "GET", "/", nil); rec.Code != 404 {
 		t.Errorf("status %d, want 404", rec.Code)
 	}
 	if err := fsrv.Close(); err != nil {
 		t.Error(err)
+	}
+	// The root appears later: it is picked up at the next check.
+	clock := &fixedClock{t: time.Now()}
+	fsrv.now = clock.now
+	writeFiles(t, dir, map[string]string{"nope/index.html": "now here"})
+	clock.t = clock.t.Add(2 * time.Second)
+	if rec := do(t, fsrv, "GET", "/", nil); rec.Body.String() != "now here" {
+		t.Errorf("root created later: %d %q", rec.Code, rec.Body.String())
+	}
+	// A root that is a file is a configuration error.
+	fsrv = newFileServer(&httpserver.Site{Root: filepath.Join(dir, "nope/index.html")})
+	if err := fsrv.Provision(t.Context(), nil); err == nil {
+		t.Error("Provision with a file as root: no error")
+	}
+}
+
+func TestRootSwap(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"v1/a.txt": "one", "v2/a.txt": "two"})
+	link := filepath.Join(dir, "current")
+	if err := os.Symlink("v1", link); err != nil {
+		t.Fatal(err)
+	}
+	clock := &fixedClock{t: time.Now()}
+	fsrv := newFileServer(&httpserver.Site{Root: link})
+	fsrv.now = clock.now
+	if got := do(t, fsrv, "GET", "/a.txt", nil).Body.String(); got != "one" {
+		t.Fatalf("before swap: %q", got)
+	}
+	tmp := filepath.Join(dir, "tmp-link")
+	if err := os.Symlink("v2", tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, link); err != nil {
+		t.Fatal(err)
+	}
+	clock.t = clock.t.Add(2 * time.Second)
+	if got := do(t, fsrv, "GET", "/a.txt", nil).Body.String(); got != "two" {
+		t.Fatalf("after swap: %q", got)
 	}
 }
 

@@ -124,6 +124,27 @@ func TestNoEscapeFromRoot(t *testing.T) {
 			}
 		}
 	}
+	// The same attacks through net/http's client, with the path sent as written (URL.Opaque).
+	client := &http.Client{Timeout: 5 * time.Second}
+	for _, target := range attacks {
+		if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") || strings.ContainsAny(target, "\\ ") {
+			continue
+		}
+		req, err := http.NewRequest("GET", "http://"+addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.URL.Opaque = target
+		resp, err := client.Do(req)
+		if err != nil {
+			continue // the client refused to send it
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if leaked(string(body)) {
+			t.Errorf("client %q: status %d leaked: %q", target, resp.StatusCode, body)
+		}
+	}
 	// Sanity: the server does serve what is inside.
 	for target, want := range map[string]string{"/a/b.txt": "inner", "/inside-link.txt": "inner", "/": "welcome",
 		"/nested/deeper/page.html": "deep", "/nested/deeper/page": "welcome", "/secret.txt": "decoy inside root"} {

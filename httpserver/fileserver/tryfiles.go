@@ -75,3 +75,6 @@ func (t *TryFiles) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	}
 	return t.Next.ServeHTTP(w, r)
 }
+
+// Close releases the root directory.
+func (t *TryFiles) Close() error { return t.root.close() }
