@@ -112,19 +112,21 @@ func (fsrv *FileServer) fail(w http.ResponseWriter, err error) error {
 	return httpserver.Error(status, err)
 }
 
-// redirect answers 307 with the request's original path plus (add) or minus a trailing slash.
+// redirect answers 307 with the request's path plus (add) or minus a trailing slash. The target is the
+// path the client sent when the request was not rewritten, and otherwise the current path under the
+// site's base path (which the server trims before the chain sees the request).
 func redirect(w http.ResponseWriter, r *http.Request, add bool) error {
-	p := r.URL.Path
-	rawQuery := r.URL.RawQuery
-	if orig := httpserver.InfoFrom(r).OriginalURL; orig != nil && sameTarget(orig.Path, p) {
-		p = orig.Path
-		rawQuery = orig.RawQuery
+	info := httpserver.InfoFrom(r)
+	p, rawQuery := r.URL.Path, r.URL.RawQuery
+	if info.Site != nil && info.Site.Addr.Path != "" {
+		p = strings.TrimSuffix(info.Site.Addr.Path, "/") + "/" + strings.TrimPrefix(p, "/")
+	}
+	if orig := info.OriginalURL; orig != nil && sameTarget(orig.Path, p) {
+		p, rawQuery = orig.Path, orig.RawQuery
 	}
 	p = path.Clean("/" + p)
-	if add {
-		if p != "/" {
-			p += "/"
-		}
+	if add && p != "/" {
+		p += "/"
 	}
 	target := (&url.URL{Path: p}).EscapedPath()
 	if strings.HasPrefix(target, "//") {

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -465,5 +466,47 @@ func TestCleanName(t *testing.T) {
 		if name != tt.name || slash != tt.slash || ok != tt.ok {
 			t.Errorf("cleanName(%q) = %q, %v, %v; want %q, %v, %v", tt.in, name, slash, ok, tt.name, tt.slash, tt.ok)
 		}
+	}
+}
+
+func TestRedirectTargets(t *testing.T) {
+	fsrv, _ := newTestSite(t)
+	tests := []struct {
+		name, sitePath, orig, path, want string
+	}{
+		{"plain", "", "/sub?a=b", "/sub", "/sub/?a=b"},
+		{"site base path trimmed by the server", "/app", "/app/sub?q=1", "/sub", "/app/sub/?q=1"},
+		{"rewritten", "", "/old", "/sub", "/sub/"},
+		{"rewritten under base path", "/app", "/app/old", "/sub", "/app/sub/"},
+		{"file slash under base path", "/app", "/app/a.txt/", "/a.txt/", "/app/a.txt"},
+		{"double slash cannot become protocol-relative", "", "//sub", "//sub", "/sub/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", tt.orig, nil)
+			info := &httpserver.RequestInfo{Site: &httpserver.Site{}, OriginalURL: req.URL}
+			info.Site.Addr.Path = tt.sitePath
+			req = httpserver.WithRequestInfo(req, info)
+			u := *req.URL
+			u.Path = tt.path
+			req.URL = &u
+			rec := httptest.NewRecorder()
+			adapt(fsrv).ServeHTTP(rec, req)
+			if rec.Code != 307 || rec.Header().Get("Location") != tt.want {
+				t.Errorf("status %d Location %q, want 307 %q", rec.Code, rec.Header().Get("Location"), tt.want)
+			}
+		})
+	}
+}
+
+func TestRangeOnPrecompressed(t *testing.T) {
+	fsrv, _ := newTestSite(t)
+	rec := do(t, fsrv, "GET", "/style.css", map[string]string{"Accept-Encoding": "zstd", "Range": "bytes=1-2"})
+	if rec.Code != 206 || rec.Body.String() != "ST" || rec.Header().Get("Content-Encoding") != "zstd" {
+		t.Errorf("range of the zstd file: %d %q %v", rec.Code, rec.Body.String(), rec.Header())
+	}
+	rec = do(t, fsrv, "GET", "/style.css", map[string]string{"Accept-Encoding": "zstd", "Range": "bytes=50-"})
+	if rec.Code != 416 || rec.Header().Get("Content-Encoding") != "" || rec.Header().Get("Content-Range") != "bytes */4" {
+		t.Errorf("416: %d %v", rec.Code, rec.Header())
 	}
 }

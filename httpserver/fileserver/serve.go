@@ -45,13 +45,13 @@ func (fsrv *FileServer) serveFile(w http.ResponseWriter, r *http.Request, m *fil
 	case http.StatusPreconditionFailed:
 		return httpserver.Error(http.StatusPreconditionFailed, nil)
 	}
-	if m.encoding != "" {
-		hdr["Content-Encoding"] = m.hEncoding
-	}
 	if _, ok := hdr["Content-Type"]; !ok {
 		hdr["Content-Type"] = m.hType
 	}
 	hdr["Accept-Ranges"] = hdrAcceptRanges
+	if m.encoding != "" {
+		hdr["Content-Encoding"] = m.hEncoding
+	}
 	if rh := r.Header["Range"]; len(rh) > 0 && r.Method == http.MethodGet && m.size > 0 && m.ifRange(r) {
 		ranges, status := parseRange(rh[0], m.size)
 		switch status {
@@ -59,6 +59,7 @@ func (fsrv *FileServer) serveFile(w http.ResponseWriter, r *http.Request, m *fil
 			return serveRanges(w, m, f, ranges)
 		case http.StatusRequestedRangeNotSatisfiable:
 			hdr.Del("Content-Type")
+			hdr.Del("Content-Encoding") // the error body is not encoded
 			hdr.Set("Content-Range", "bytes */"+m.hLength[0])
 			return httpserver.Error(http.StatusRequestedRangeNotSatisfiable, nil)
 		}
