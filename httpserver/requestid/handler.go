@@ -3,6 +3,7 @@ package requestid
 import (
 	"crypto/rand"
 	"net/http"
+	"strings"
 
 	"github.com/casketserver/casket/httpserver"
 )
@@ -14,12 +15,12 @@ type RequestID struct {
 }
 
 // ServeHTTP stores the request's ID as the "request_id" variable of its RequestInfo: the UUID in the
-// trusted field when that field holds one, otherwise a new random (version 4) UUID.
+// trusted field when that field holds one (in canonical form), otherwise a new random (version 4) UUID.
 func (h *RequestID) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	var id string
 	if h.TrustHeader != "" {
-		if v := r.Header.Get(h.TrustHeader); ValidUUID(v) {
-			id = v
+		if v := r.Header.Get(h.TrustHeader); v != "" {
+			id, _ = CanonicalUUID(v)
 		}
 	}
 	if id == "" {
@@ -35,7 +36,13 @@ func NewUUID() string {
 	_, _ = rand.Read(b[:])  // crypto/rand.Read never fails (it aborts the program instead)
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // variant 10
-	const hexdigits = "0123456789abcdef"
+	return format(&b)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// format writes b as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx in lower case.
+func format(b *[16]byte) string {
 	var s [36]byte
 	j := 0
 	for i, c := range b {
@@ -43,29 +50,74 @@ func NewUUID() string {
 			s[j] = '-'
 			j++
 		}
-		s[j], s[j+1] = hexdigits[c>>4], hexdigits[c&0x0f]
+		s[j], s[j+1] = hexDigits[c>>4], hexDigits[c&0x0f]
 		j += 2
 	}
 	return string(s[:])
 }
 
-// ValidUUID reports whether s is a UUID in canonical 8-4-4-4-12 hexadecimal form (either case).
-func ValidUUID(s string) bool {
-	if len(s) != 36 {
-		return false
+// CanonicalUUID parses a UUID written as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, with or without the dashes,
+// in braces or after "urn:uuid:", in either case, and returns it in canonical lower-case form.
+func CanonicalUUID(s string) (string, bool) {
+	switch {
+	case len(s) == 38 && s[0] == '{' && s[37] == '}':
+		s = s[1:37]
+	case len(s) == 45 && strings.EqualFold(s[:9], "urn:uuid:"):
+		s = s[9:]
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
+	var b [16]byte
+	switch len(s) {
+	case 36:
+		if s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+			return "", false
 		}
+		j := 0
+		for i := 0; i < 36; {
+			if s[i] == '-' {
+				i++
+				continue
+			}
+			v, ok := hexByte(s[i], s[i+1])
+			if !ok {
+				return "", false
+			}
+			b[j] = v
+			i, j = i+2, j+1
+		}
+	case 32:
+		for j := range b {
+			v, ok := hexByte(s[2*j], s[2*j+1])
+			if !ok {
+				return "", false
+			}
+			b[j] = v
+		}
+	default:
+		return "", false
 	}
-	return true
+	return format(&b), true
+}
+
+// ValidUUID reports whether CanonicalUUID accepts s.
+func ValidUUID(s string) bool {
+	_, ok := CanonicalUUID(s)
+	return ok
+}
+
+func hexByte(hi, lo byte) (byte, bool) {
+	h, ok1 := fromHex(hi)
+	l, ok2 := fromHex(lo)
+	return h<<4 | l, ok1 && ok2
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

@@ -36,6 +36,7 @@ func serve(t *testing.T, src string, header map[string]string) string {
 
 func TestRequestIDServeHTTP(t *testing.T) {
 	const given = "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
+	const canonical = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
 	tests := []struct {
 		name   string
 		src    string
@@ -44,7 +45,8 @@ func TestRequestIDServeHTTP(t *testing.T) {
 	}{
 		{name: "fresh", src: "request_id"},
 		{name: "header ignored when not trusted", src: "request_id", header: map[string]string{"X-Request-Id": given}},
-		{name: "trusted header used", src: "request_id X-Request-ID", header: map[string]string{"X-Request-Id": given}, want: given},
+		{name: "trusted header used", src: "request_id X-Request-ID", header: map[string]string{"X-Request-Id": given}, want: canonical},
+		{name: "trusted header without dashes", src: "request_id X-Request-ID", header: map[string]string{"X-Request-Id": "3f2504e04f8911d39a0c0305e82c3301"}, want: canonical},
 		{name: "trusted header absent", src: "request_id X-Request-ID"},
 		{name: "trusted header not a UUID", src: "request_id X-Request-ID", header: map[string]string{"X-Request-Id": "<script>"}},
 	}
@@ -57,7 +59,7 @@ func TestRequestIDServeHTTP(t *testing.T) {
 				}
 				return
 			}
-			if !ValidUUID(got) || got[14] != '4' || got == given {
+			if !ValidUUID(got) || got[14] != '4' || got == canonical {
 				t.Fatalf("{request_id} = %q, want a fresh UUIDv4", got)
 			}
 		})
@@ -81,19 +83,34 @@ func TestNewUUID(t *testing.T) {
 	}
 }
 
-func TestValidUUID(t *testing.T) {
-	for s, want := range map[string]bool{
-		"3f2504e0-4f89-11d3-9a0c-0305e82c3301":  true,
-		"3F2504E0-4F89-11D3-9A0C-0305E82C3301":  true,
-		"3f2504e0-4f89-11d3-9a0c-0305e82c330":   false,
-		"3f2504e0-4f89-11d3-9a0c-0305e82c33012": false,
-		"3f2504e04f8911d39a0c0305e82c3301":      false,
-		"3f2504e0-4f89-11d3-9a0c_0305e82c3301":  false,
-		"gf2504e0-4f89-11d3-9a0c-0305e82c3301":  false,
-		"":                                      false,
-	} {
-		if got := ValidUUID(s); got != want {
-			t.Errorf("ValidUUID(%q) = %v", s, got)
+func TestCanonicalUUID(t *testing.T) {
+	const want = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+	tests := []struct {
+		in string
+		ok bool
+	}{
+		{"3f2504e0-4f89-11d3-9a0c-0305e82c3301", true},
+		{"3F2504E0-4F89-11D3-9A0C-0305E82C3301", true},
+		{"3f2504e04f8911d39a0c0305e82c3301", true},
+		{"{3f2504e0-4f89-11d3-9a0c-0305e82c3301}", true},
+		{"urn:uuid:3f2504e0-4f89-11d3-9a0c-0305e82c3301", true},
+		{"URN:UUID:3f2504e0-4f89-11d3-9a0c-0305e82c3301", true},
+		{"3f2504e0-4f89-11d3-9a0c-0305e82c330", false},
+		{"3f2504e0-4f89-11d3-9a0c-0305e82c33012", false},
+		{"3f2504e0-4f89-11d3-9a0c_0305e82c3301", false},
+		{"3f2504e0-4f8911d3-9a0c-0305e82c3301-", false},
+		{"gf2504e0-4f89-11d3-9a0c-0305e82c3301", false},
+		{"3f2504e04f8911d39a0c0305e82c330g", false},
+		{"{3f2504e0-4f89-11d3-9a0c-0305e82c3301", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		got, ok := CanonicalUUID(tt.in)
+		if ok != tt.ok || (ok && got != want) {
+			t.Errorf("CanonicalUUID(%q) = %q, %v; want ok=%v", tt.in, got, ok, tt.ok)
+		}
+		if ValidUUID(tt.in) != tt.ok {
+			t.Errorf("ValidUUID(%q) != %v", tt.in, tt.ok)
 		}
 	}
 }
