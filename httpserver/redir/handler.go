@@ -1,6 +1,7 @@
 package redir
 
 import (
+	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -37,6 +38,10 @@ func (rd *Redirect) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 			continue // a catch-all pointing at this very URL would loop
 		}
 		if rule.Meta {
+			if rule.dynamic && !safeScheme(to) {
+				return httpserver.Error(http.StatusBadRequest,
+					errors.New("redir: refusing a meta redirect to a non-HTTP URL built from the request"))
+			}
 			return writeMeta(w, to)
 		}
 		http.Redirect(w, r, to, rule.Code)
@@ -60,6 +65,30 @@ func isCurrentURL(to string, r *http.Request) bool {
 		strings.EqualFold(to[:len(scheme)], scheme) &&
 		strings.EqualFold(to[len(scheme):n], r.Host) &&
 		to[n:] == uri
+}
+
+// safeScheme reports whether a link target is relative or uses http or https, as a browser would read
+// it (ignoring leading spaces and control characters, and tabs or line breaks anywhere).
+func safeScheme(target string) bool {
+	i := 0
+	for i < len(target) && target[i] <= ' ' {
+		i++
+	}
+	var scheme []byte
+	for ; i < len(target); i++ {
+		c := target[i]
+		switch {
+		case c == '\t' || c == '\n' || c == '\r':
+			continue
+		case c == ':':
+			s := strings.ToLower(string(scheme))
+			return s == "http" || s == "https"
+		case c == '/' || c == '?' || c == '#':
+			return true
+		}
+		scheme = append(scheme, c)
+	}
+	return true
 }
 
 // writeMeta answers 200 with a page that sends browsers to target through a meta refresh.

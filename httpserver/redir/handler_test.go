@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -107,6 +108,31 @@ func TestRedirectMetaEscapes(t *testing.T) {
 	}
 	if !strings.Contains(body, `content="0; url='&#39;&#34;&gt;&lt;script&gt;`) {
 		t.Fatalf("meta refresh missing:\n%s", body)
+	}
+}
+
+func TestRedirectMetaRefusesScriptURLs(t *testing.T) {
+	mw, err := Setup(testutil.Dispenser(t, "redir /go {?to} meta"), &httpserver.Site{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := mw(nil)
+	for _, to := range []string{"javascript:alert(1)", " JavaScript:alert(1)", "java%09script:alert(1)", "data:text/html,x", "vbscript:x"} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/go?to="+url.QueryEscape(to), nil)
+		if to == "java%09script:alert(1)" {
+			r = httptest.NewRequest("GET", "/go?to="+to, nil) // a tab inside the scheme
+		}
+		err := h.ServeHTTP(w, r)
+		if httpserver.StatusOf(err) != http.StatusBadRequest || w.Body.Len() != 0 {
+			t.Errorf("%q: err = %v, body %q", to, err, w.Body)
+		}
+	}
+	for _, to := range []string{"https://example.com/x", "HTTP://example.com", "/local:path", "rel/a:b", "?q=a:b", "//example.com/a"} {
+		w := httptest.NewRecorder()
+		if err := h.ServeHTTP(w, httptest.NewRequest("GET", "/go?to="+url.QueryEscape(to), nil)); err != nil || w.Code != 200 {
+			t.Errorf("%q: refused: %v", to, err)
+		}
 	}
 }
 
