@@ -11,7 +11,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -508,5 +510,63 @@ func TestRangeOnPrecompressed(t *testing.T) {
 	rec = do(t, fsrv, "GET", "/style.css", map[string]string{"Accept-Encoding": "zstd", "Range": "bytes=50-"})
 	if rec.Code != 416 || rec.Header().Get("Content-Encoding") != "" || rec.Header().Get("Content-Range") != "bytes */4" {
 		t.Errorf("416: %d %v", rec.Code, rec.Header())
+	}
+}
+
+func TestHiddenFilesAndPermissions(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"private/key.pem": "k", "conf/site.conf": "c", "ok.txt": "ok", "locked.txt": "l"})
+	site := &httpserver.Site{Root: dir, HiddenFiles: []string{filepath.Join(dir, "private"), filepath.Join(dir, "conf/site.conf")}}
+	if err := os.Symlink("conf/site.conf", filepath.Join(dir, "alias.conf")); err != nil {
+		t.Fatal(err)
+	}
+	fsrv := newFileServer(site)
+	for target, want := range map[string]int{
+		"/private/key.pem": 404, "/conf/site.conf": 404, "/alias.conf": 404, "/CONF/../conf/site.conf": 404, "/ok.txt": 200,
+	} {
+		if rec := do(t, fsrv, "GET", target, nil); rec.Code != want {
+			t.Errorf("%s: status %d, want %d", target, rec.Code, want)
+		}
+	}
+	if os.Geteuid() != 0 { // root reads every file whatever its mode
+		os.Chmod(filepath.Join(dir, "locked.txt"), 0)
+		if rec := do(t, fsrv, "GET", "/locked.txt", nil); rec.Code != 403 {
+			t.Errorf("unreadable file: status %d, want 403", rec.Code)
+		}
+	}
+}
+
+func TestConcurrentServe(t *testing.T) {
+	fsrv, dir := newTestSite(t)
+	fsrv.cache.recheck = 0 // re-validate on every request to stress the cache updates
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 50; i++ {
+			os.WriteFile(filepath.Join(dir, "a.txt"), []byte(strings.Repeat("v", i%7+1)), 0o644)
+		}
+	}()
+	errs := make(chan string, 64)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100; i++ {
+				for _, target := range []string{"/a.txt", "/style.css", "/", "/big.bin"} {
+					rec := do(t, fsrv, "GET", target, map[string]string{"Accept-Encoding": "br"})
+					if rec.Code == 200 && rec.Header().Get("Content-Length") != strconv.Itoa(rec.Body.Len()) {
+						errs <- target + ": Content-Length " + rec.Header().Get("Content-Length") + " for " + strconv.Itoa(rec.Body.Len()) + " bytes"
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
