@@ -1,6 +1,7 @@
 package tlsmgr
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -42,6 +43,8 @@ type Options struct {
 	RenewInterval, OCSPInterval time.Duration
 
 	Logger *zap.Logger // nil means no logging
+
+	watchEvery time.Duration // tests: how often manual certificate files are checked (default 5s)
 }
 
 // Manager obtains, renews, loads and serves the certificates of one Casket instance. It owns one
@@ -61,8 +64,9 @@ type Manager struct {
 	configs   map[string]*policyConfig // by Policy.configKey
 	names     map[string]*policyConfig // managed name → its policy
 	obtaining map[string]bool
-	manual    map[string]*loadedCert // manual pairs, bundles and self-signed sets, by manualKey
+	manual    map[string]*loadedCert // manual pairs, bundles and self-signed sets, by loadedCert.key
 	closed    bool
+	refreshMu sync.Mutex // serializes (re)loading of manual and self-signed certificates
 
 	// Knobs for tests; New sets production values.
 	retryIntervals []time.Duration
@@ -127,7 +131,7 @@ func New(opts Options) (*Manager, error) {
 		obtaining:      make(map[string]bool),
 		manual:         make(map[string]*loadedCert),
 		retryIntervals: defaultRetryIntervals,
-		watchInterval:  5 * time.Second,
+		watchInterval:  cmp.Or(opts.watchEvery, 5*time.Second),
 		terminal:       isTerminal(os.Stdin),
 		stdin:          os.Stdin,
 		stderr:         os.Stderr,

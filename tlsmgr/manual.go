@@ -79,7 +79,10 @@ func (m *Manager) addLoaded(lc *loadedCert) error {
 	if dup {
 		return nil
 	}
-	if err := m.refresh(lc); err != nil {
+	m.refreshMu.Lock()
+	err := m.refresh(lc)
+	m.refreshMu.Unlock()
+	if err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -88,7 +91,8 @@ func (m *Manager) addLoaded(lc *loadedCert) error {
 	return nil
 }
 
-// refresh (re)loads lc and swaps it into the cache; on error the previous certificate stays.
+// refresh (re)loads lc and swaps it into the cache; on error the previous certificate stays. The caller
+// holds m.refreshMu.
 func (m *Manager) refresh(lc *loadedCert) error {
 	var (
 		tlsCert tls.Certificate
@@ -148,6 +152,7 @@ func (m *Manager) watch() {
 			list = append(list, lc)
 		}
 		m.mu.Unlock()
+		m.refreshMu.Lock()
 		for _, lc := range list {
 			changed := false
 			if lc.certFile == "" {
@@ -164,6 +169,7 @@ func (m *Manager) watch() {
 			}
 			m.log.Info("reloaded certificate", zap.String("source", lc.describe()))
 		}
+		m.refreshMu.Unlock()
 	}
 }
 

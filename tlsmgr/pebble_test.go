@@ -317,3 +317,44 @@ func checkPermissions(t *testing.T, dir string) {
 		t.Errorf("no key files found under %s", dir)
 	}
 }
+
+func TestPebbleRenewalWithoutFailedHandshakes(t *testing.T) {
+	skipShort(t)
+	site := newTestSite(t)
+	peb := acmetest.Start(t, acmetest.Options{HTTPPort: site.httpPort, TLSPort: site.tlsPort, Validity: 30 * time.Second})
+	m := site.start(peb, t.TempDir(), func(o *Options) { o.RenewInterval = 500 * time.Millisecond })
+	var renewed atomic.Int32
+	m.hook = func(event string, data map[string]any) {
+		if event == "cert_obtained" && data["renewal"] == true {
+			renewed.Add(1)
+		}
+	}
+	const name = "renew.casket.test"
+	if err := m.Manage(context.Background(), []string{name}, site.policy); err != nil {
+		t.Fatal(err)
+	}
+	first := site.waitCert(name, peb.Roots, 30*time.Second)
+	var handshakes, failures int
+	deadline := time.Now().Add(40 * time.Second)
+	for time.Now().Before(deadline) {
+		leaf, err := site.handshake(name, peb.Roots)
+		handshakes++
+		if err != nil {
+			failures++
+			t.Errorf("handshake %d failed: %v", handshakes, err)
+		} else if leaf.SerialNumber.Cmp(first.SerialNumber) != 0 {
+			t.Logf("serial changed after %d handshakes, %v before the old certificate expired", handshakes, time.Until(first.NotAfter).Round(time.Second))
+			if !time.Now().Before(first.NotAfter) {
+				t.Errorf("new certificate arrived only after the old one expired")
+			}
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if renewed.Load() == 0 {
+		t.Fatalf("no renewal within 40s (%d handshakes, %d failed)", handshakes, failures)
+	}
+	if failures > 0 {
+		t.Errorf("%d of %d handshakes failed during renewal", failures, handshakes)
+	}
+}
