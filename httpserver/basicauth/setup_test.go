@@ -18,7 +18,7 @@ func TestSetup(t *testing.T) {
 	}{
 		{name: "path form", src: "basicauth /admin bob secret",
 			want: Rule{Username: "bob", Password: "secret", Resources: []string{"/admin"}, Realm: "Restricted"}},
-		{name: "block form defaults to whole site", src: "basicauth bob secret {\n realm Staff only\n}",
+		{name: "realm with two words", src: "basicauth bob secret {\n realm Staff only\n}",
 			wantErr: "realm: expected exactly one name"},
 		{name: "block form", src: "basicauth bob secret {\n realm \"Staff only\"\n /a\n /b /c\n exclude /a/public\n}",
 			want: Rule{Username: "bob", Password: "secret", Resources: []string{"/a", "/b", "/c"},
