@@ -10,10 +10,15 @@ import (
 	"github.com/casketserver/casket/httpserver/accesslog"
 	"github.com/casketserver/casket/httpserver/basicauth"
 	"github.com/casketserver/casket/httpserver/bind"
+	"github.com/casketserver/casket/httpserver/encode"
+	"github.com/casketserver/casket/httpserver/errorpages"
 	"github.com/casketserver/casket/httpserver/fileserver"
 	"github.com/casketserver/casket/httpserver/header"
+	"github.com/casketserver/casket/httpserver/internalpath"
 	"github.com/casketserver/casket/httpserver/limits"
+	"github.com/casketserver/casket/httpserver/mime"
 	"github.com/casketserver/casket/httpserver/redir"
+	"github.com/casketserver/casket/httpserver/requestid"
 	"github.com/casketserver/casket/httpserver/rewrite"
 	"github.com/casketserver/casket/httpserver/status"
 	"github.com/casketserver/casket/httpserver/timeouts"
@@ -38,14 +43,19 @@ func All() []httpserver.Directive {
 		{Name: "limits", Setup: limits.Setup},
 		{Name: "timeouts", Setup: timeouts.Setup},
 		{Name: "tls", Setup: setupTLS},
+		{Name: "request_id", Setup: requestid.Setup},
 		{Name: "log", Setup: accesslog.Setup},
 		{Name: "tryfiles", Setup: fileserver.SetupTryFiles},
 		{Name: "rewrite", Setup: rewrite.Setup},
 		{Name: "ext", Setup: fileserver.SetupExt},
+		{Name: "gzip", Setup: encode.Setup},
 		{Name: "header", Setup: header.Setup},
+		{Name: "errors", Setup: errorpages.Setup},
 		{Name: "basicauth", Setup: basicauth.Setup},
 		{Name: "redir", Setup: redir.Setup},
 		{Name: "status", Setup: status.Setup},
+		{Name: "mime", Setup: mime.Setup},
+		{Name: "internal", Setup: internalpath.Setup},
 		{Name: "browse", Setup: fileserver.SetupBrowse},
 	}
 }
