@@ -16,10 +16,15 @@ const RedirectHeader = "X-Accel-Redirect"
 // MaxRedirects is how many internal redirects one request may follow.
 const MaxRedirects = 10
 
-// droppedFields describe the response that carried X-Accel-Redirect, not the resource served instead.
-var droppedFields = []string{
-	RedirectHeader, "Content-Length", "Content-Encoding", "Content-Type", "Content-Range",
-	"Etag", "Last-Modified", "Transfer-Encoding",
+// dropFields removes the fields that describe the response carrying X-Accel-Redirect rather than the
+// resource served instead.
+func dropFields(h http.Header) {
+	for _, f := range [...]string{
+		RedirectHeader, "Content-Length", "Content-Encoding", "Content-Type", "Content-Range",
+		"Etag", "Last-Modified", "Transfer-Encoding",
+	} {
+		h.Del(f)
+	}
 }
 
 // Internal is the `internal` middleware.
@@ -41,9 +46,7 @@ func (in *Internal) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	err := in.Next.ServeHTTP(iw, r)
 	for hops := 0; !iw.committed && iw.Header().Get(RedirectHeader) != ""; hops++ {
 		target := iw.Header().Get(RedirectHeader)
-		for _, f := range droppedFields {
-			iw.Header().Del(f)
-		}
+		dropFields(iw.Header())
 		if hops == MaxRedirects {
 			return httpserver.Error(http.StatusInternalServerError,
 				errors.New("internal: more than 10 X-Accel-Redirect hops"))
