@@ -292,3 +292,5 @@ func TestKeyTypes(t *testing.T) {
 		}
 	}
 }
+
+func writeFile(name string, data []byte) error { return os.WriteFile(name, data, 0o600) }
