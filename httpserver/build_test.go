@@ -70,7 +70,7 @@ func TestBuildDefaultsAndPorts(t *testing.T) {
 		{name: "path site gets default port", src: "/foo/", want: []string{"http://:2015/foo/"}, wantAddr: []string{":2015"}},
 		{name: "empty label ignored", src: `"" localhost`, want: []string{"http://localhost:2015"}, wantAddr: []string{":2015"}},
 		{name: "grouping by port", src: "a.example:8080 b.example:8080 c.example:9090 {\n}",
-			want: []string{"http://a.example:8080", "http://b.example:8080", "http://c.example:9090"},
+			want:     []string{"http://a.example:8080", "http://b.example:8080", "http://c.example:9090"},
 			wantAddr: []string{":8080", ":9090"}},
 	}
 	for _, tt := range tests {
@@ -252,7 +252,9 @@ type lifecycleHandler struct {
 	failWith    error
 }
 
-func (h *lifecycleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) error { return h.next.ServeHTTP(w, r) }
+func (h *lifecycleHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
+	return h.next.ServeHTTP(w, r)
+}
 
 func (h *lifecycleHandler) Provision(ctx context.Context, s *Site) error {
 	if h.provisioned != nil {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"io"
 	"math/big"
 	"net/http"
 	"testing"
@@ -80,6 +81,13 @@ func startInstance(t testing.TB, pool *ListenerPool, src string, mod func(*Optio
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
+	startBuilt(t, in, pool)
+	return in
+}
+
+// startBuilt starts in on pool and stops it when the test ends.
+func startBuilt(t testing.TB, in *Instance, pool *ListenerPool) {
+	t.Helper()
 	if err := in.Start(context.Background(), pool); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -88,7 +96,15 @@ func startInstance(t testing.TB, pool *ListenerPool, src string, mod func(*Optio
 		defer cancel()
 		_ = in.Stop(ctx)
 	})
-	return in
+}
+
+func readAll(t testing.TB, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading body: %v", err)
+	}
+	return string(b)
 }
 
 func newPool(t testing.TB) *ListenerPool {

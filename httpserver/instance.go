@@ -65,12 +65,9 @@ func (in *Instance) Stop(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, s := range in.servers {
 		wg.Go(func() {
-			if err := s.http.Shutdown(ctx); err != nil {
-				in.log.Warn("grace period over; closing remaining connections",
-					zap.String("address", s.plan.addr), zap.Error(err))
-				_ = s.http.Close()
+			if s.drain(ctx) {
+				in.log.Warn("grace period over; closed remaining connections", zap.String("address", s.plan.addr))
 			}
-			<-s.served
 		})
 	}
 	wg.Wait()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -25,6 +26,7 @@ type server struct {
 	sock      *socket
 	ln        *poolListener
 	served    chan struct{} // closed when Serve returned
+	conns     connTracker
 }
 
 // stdLog sends net/http's own messages (TLS handshake errors and the like) to the debug level.
@@ -62,6 +64,8 @@ func newServer(p *listenerPlan, opts Options, log *zap.Logger) *server {
 		MaxHeaderBytes:    listenerMaxHeaderBytes(p.sites),
 		ErrorLog:          stdLog(s.log),
 		Protocols:         protos,
+		ConnContext:       s.conns.connContext,
+		ConnState:         s.conns.connState,
 	}
 	if p.tls {
 		s.http.TLSConfig = s.tlsConfig(opts.DisableHTTP2)
@@ -123,7 +127,7 @@ func (s *server) serve() {
 		} else {
 			err = s.http.Serve(s.ln)
 		}
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 			s.log.Error("serving stopped", zap.Error(err))
 		}
 	}()
@@ -132,6 +136,9 @@ func (s *server) serve() {
 // ServeHTTP is the entry point of every request on the listener.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Server"] = serverHeader
+	if r.ProtoMajor == 2 {
+		markHTTP2(r)
+	}
 	var st *requestState
 	defer func() {
 		if v := recover(); v != nil {
