@@ -85,21 +85,21 @@ func (c *metaCache) lookup(h *rootHandle, name string, now int64) (*fileMeta, er
 	if err != nil {
 		if old != nil && c.m.CompareAndDelete(name, old) {
 			c.entries.Add(-1)
-			c.bytes.Add(-int64(len(old.content)))
+			c.bytes.Add(-old.memSize())
 		}
 		return nil, err
 	}
 	m.checked.Store(now)
 	if old != nil {
 		if c.m.CompareAndSwap(name, old, m) {
-			c.bytes.Add(int64(len(m.content) - len(old.content)))
+			c.bytes.Add(m.memSize() - old.memSize())
 		}
 		return m, nil
 	}
 	if c.entries.Load() < cacheMaxEntries {
 		if _, loaded := c.m.LoadOrStore(name, m); !loaded {
 			c.entries.Add(1)
-			c.bytes.Add(int64(len(m.content)))
+			c.bytes.Add(m.memSize())
 		}
 	}
 	return m, nil
@@ -142,6 +142,16 @@ func (c *metaCache) build(h *rootHandle, name string, old *fileMeta) (*fileMeta,
 	return m, nil
 }
 
+// memSize is the number of content bytes m and its variants keep in memory.
+func (m *fileMeta) memSize() int64 {
+	n := int64(len(m.content))
+	for _, v := range m.variants {
+		n += int64(len(v.content))
+	}
+	return n
+}
+
+// variant returns the precompressed sibling with Content-Encoding enc, or nil.
 func (m *fileMeta) variant(enc string) *fileMeta {
 	for _, v := range m.variants {
 		if v.encoding == enc {
