@@ -11,8 +11,8 @@ import (
 	"strings"
 )
 
-// maxTokens bounds the tokens a Casketfile may grow to through imports, so that snippets importing each
-// other several times cannot exhaust memory.
+// maxTokens bounds the tokens a Casketfile may grow to through imports, each import counting as one
+// token too, so that snippets importing each other several times cannot exhaust memory or time.
 const maxTokens = 1 << 18
 
 // origin is where a frame of tokens came from: a file or a snippet, and the origin that imported it.
@@ -87,12 +87,15 @@ func (p *parser) doImport() error {
 
 // push adds frames to the stream, the first one to be read first.
 func (p *parser) push(imp Token, pattern string, frames []*frame) error {
+	p.total++
+	for _, f := range frames {
+		p.total += len(f.tokens)
+	}
+	if p.total > maxTokens {
+		return errAt(imp, "import %s: the configuration grows past %d tokens: look for snippets or files "+
+			"imported many times over", pattern, maxTokens)
+	}
 	for i := len(frames) - 1; i >= 0; i-- {
-		p.total += len(frames[i].tokens)
-		if p.total > maxTokens {
-			return errAt(imp, "import %s: the configuration grows past %d tokens: look for imports that repeat themselves",
-				pattern, maxTokens)
-		}
 		p.frames = append(p.frames, frames[i])
 	}
 	return nil

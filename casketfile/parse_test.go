@@ -161,16 +161,20 @@ func TestParseFSConfinement(t *testing.T) {
 }
 
 func TestParseTokenLimit(t *testing.T) {
-	// Each snippet imports the previous one twice: 2^30 tokens if nothing stopped it.
-	var b strings.Builder
-	b.WriteString("(s0) {\n\tgzip\n}\n")
-	for i := 1; i <= 30; i++ {
-		b.WriteString("(s" + strconv.Itoa(i) + ") {\n\timport s" + strconv.Itoa(i-1) + "\n\timport s" + strconv.Itoa(i-1) + "\n}\n")
-	}
-	b.WriteString("a.com {\n\timport s30\n}\n")
-	_, err := Parse("Casketfile", []byte(b.String()))
-	if err == nil || !strings.Contains(err.Error(), "the configuration grows past") {
-		t.Fatalf("got %v, want the token limit error", err)
+	// Each snippet imports the previous one twice: 2^30 tokens, or 2^30 imports of an empty snippet,
+	// if nothing stopped it.
+	for _, first := range []string{"(s0) {\n\tgzip\n}\n", "(s0) {\n}\n"} {
+		var b strings.Builder
+		b.WriteString(first)
+		for i := 1; i <= 30; i++ {
+			prev := strconv.Itoa(i - 1)
+			b.WriteString("(s" + strconv.Itoa(i) + ") {\n\timport s" + prev + "\n\timport s" + prev + "\n}\n")
+		}
+		b.WriteString("a.com {\n\timport s30\n}\n")
+		_, err := Parse("Casketfile", []byte(b.String()))
+		if err == nil || !strings.Contains(err.Error(), "the configuration grows past") {
+			t.Fatalf("got %v, want the token limit error", err)
+		}
 	}
 }
 
