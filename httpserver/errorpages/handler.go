@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"path/filepath"
 	"runtime/debug"
@@ -140,10 +141,14 @@ func (h *Handler) serveNext(w http.ResponseWriter, r *http.Request) (err error) 
 	return h.Next.ServeHTTP(w, r)
 }
 
-// worthLogging is false for bare statuses (a 404 for a missing file, a 401 challenge), which are normal.
+// worthLogging is false for what happens all day on a healthy site: bare statuses (a 401 challenge) and
+// requests for files that do not exist.
 func worthLogging(err error) bool {
 	var he *httpserver.HandlerError
-	return !errors.As(err, &he) || he.Err != nil
+	if errors.As(err, &he) && he.Err == nil {
+		return false
+	}
+	return !errors.Is(err, fs.ErrNotExist)
 }
 
 // log writes one entry: `time [ERROR status path] message`.

@@ -3,6 +3,8 @@ package errorpages
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -90,6 +92,8 @@ func TestPages(t *testing.T) {
 		{name: "plain error is 500 and logged", src: "errors {\n 404 404.html\n}", err: errors.New("disk on fire"),
 			wantStatus: 500, wantBody: "500 Internal Server Error\n", wantType: "text/plain; charset=utf-8",
 			wantLog: "[ERROR 500 /some/path] disk on fire"},
+		{name: "missing file not logged", src: "errors", err: httpserver.Error(404, fmt.Errorf("opening: %w", fs.ErrNotExist)),
+			wantStatus: 404, wantBody: "404 Not Found\n", wantType: "text/plain; charset=utf-8"},
 		{name: "status with cause is logged", src: "errors", err: httpserver.Error(502, errors.New("backend down")),
 			wantStatus: 502, wantBody: "502 Bad Gateway\n", wantType: "text/plain; charset=utf-8",
 			wantLog: "[ERROR 502 /some/path] http 502: backend down"},
