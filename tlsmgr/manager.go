@@ -151,7 +151,32 @@ func New(opts Options) (*Manager, error) {
 	m.base = base
 	m.wg.Add(1)
 	go m.watch()
+	m.goBackground(m.cleanStorage)
 	return m, nil
+}
+
+// cleanStorage removes expired certificates (after two weeks) and stale OCSP staples from storage, a
+// minute after start and then twice a day; instances sharing the folder clean it only once per period.
+func (m *Manager) cleanStorage() {
+	const every = 12 * time.Hour
+	wait := time.Minute
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-m.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		err := certmagic.CleanStorage(m.ctx, m.storage, certmagic.CleanStorageOptions{
+			Logger: m.log.Named("clean_storage"), Interval: every, OCSPStaples: true,
+			ExpiredCerts: true, ExpiredCertGracePeriod: 14 * 24 * time.Hour,
+		})
+		if err != nil && m.ctx.Err() == nil {
+			m.log.Error("cleaning storage", zap.Error(err))
+		}
+		wait = every
+	}
 }
 
 // Manage starts managing the certificates for names under policy p (nil means the defaults of Options).
