@@ -116,16 +116,23 @@ func (rule *Rule) extOK(p string) bool {
 func (rule *Rule) destination(r *http.Request, rp *httpserver.Replacer, root string) *url.URL {
 	var target, query string
 	var hasQuery bool
-	for i, d := range rule.to {
-		t := d.text
-		if d.dynamic {
-			if rp == nil {
-				rp = httpserver.NewReplacer(r, "")
-			}
-			t = rp.Replace(t)
+	for i := range rule.to {
+		d := &rule.to[i]
+		if (d.pathDyn || d.queryDyn) && rp == nil {
+			rp = httpserver.NewReplacer(r, "")
 		}
-		var p string
-		p, query, hasQuery = strings.Cut(t, "?")
+		p, q := d.path, d.query
+		if d.pathDyn {
+			p = rp.Replace(p)
+		}
+		if d.queryDyn {
+			q = rp.Replace(q)
+		}
+		query, hasQuery = q, d.hasQuery
+		if !hasQuery && d.pathDyn {
+			// A placeholder such as {uri} may bring its own query.
+			p, query, hasQuery = strings.Cut(p, "?")
+		}
 		target = cleanPath(p, r.URL.Path)
 		if i == len(rule.to)-1 || exists(root, target) {
 			break

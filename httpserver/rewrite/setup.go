@@ -31,9 +31,12 @@ type extFilter struct {
 	include bool
 }
 
+// dest is one destination split at its first literal "?" (one outside any {placeholder}), so values a
+// placeholder brings in cannot move the boundary between path and query.
 type dest struct {
-	text    string
-	dynamic bool
+	path, query       string
+	hasQuery          bool
+	pathDyn, queryDyn bool
 }
 
 // Setup parses the simple form `rewrite [not] pattern to...` and the block form
@@ -159,8 +162,36 @@ func (rule *Rule) setTo(to []string) {
 	rule.To = to
 	rule.to = make([]dest, len(to))
 	for i, t := range to {
-		rule.to[i] = dest{text: t, dynamic: strings.ContainsAny(t, "{}\\")}
+		d := dest{path: t}
+		if q := queryMark(t); q >= 0 {
+			d.path, d.query, d.hasQuery = t[:q], t[q+1:], true
+		}
+		d.pathDyn = strings.ContainsAny(d.path, "{}\\")
+		d.queryDyn = strings.ContainsAny(d.query, "{}\\")
+		rule.to[i] = d
 	}
+}
+
+// queryMark returns the index of the first "?" of t outside braces, or -1.
+func queryMark(t string) int {
+	depth := 0
+	for i := 0; i < len(t); i++ {
+		switch t[i] {
+		case '\\':
+			i++ // an escaped brace is literal
+		case '{':
+			depth++
+		case '}':
+			if depth > 0 {
+				depth--
+			}
+		case '?':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
 }
 
 func (rule *Rule) compileExts() {
