@@ -222,3 +222,19 @@ func TestUnprovisionedHtpasswdFailsClosed(t *testing.T) {
 		t.Errorf("err = %v, want 401", err)
 	}
 }
+
+func TestBcryptMatcherCache(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("right"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := bcryptMatcher(hash)
+	for i, tc := range []struct {
+		pass string
+		want bool
+	}{{"wrong", false}, {"right", true}, {"right", true}, {"wrong", false}, {"righ", false}, {"", false}} {
+		if got := m(tc.pass); got != tc.want {
+			t.Errorf("#%d m(%q) = %v, want %v", i, tc.pass, got, tc.want)
+		}
+	}
+}

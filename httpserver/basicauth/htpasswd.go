@@ -2,12 +2,15 @@ package basicauth
 
 import (
 	"bufio"
+	"crypto/rand"
 	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -59,9 +62,7 @@ func hashMatcher(hash string) (passwordMatcher, error) {
 		if _, err := bcrypt.Cost(h); err != nil {
 			return nil, fmt.Errorf("invalid bcrypt hash: %w", err)
 		}
-		return func(pass string) bool {
-			return bcrypt.CompareHashAndPassword(h, []byte(pass)) == nil
-		}, nil
+		return bcryptMatcher(h), nil
 	case strings.HasPrefix(hash, "{SHA}"):
 		want, err := base64.StdEncoding.DecodeString(hash[len("{SHA}"):])
 		if err != nil || len(want) != sha1.Size {
@@ -73,4 +74,28 @@ func hashMatcher(hash string) (passwordMatcher, error) {
 		}, nil
 	}
 	return nil, fmt.Errorf("unsupported password hash (use bcrypt, e.g. `htpasswd -B`, or {SHA})")
+}
+
+// bcryptMatcher checks passwords against a bcrypt hash. bcrypt is slow on purpose (tens of milliseconds),
+// too slow to pay on every request of a logged-in browser, so the matcher remembers a salted SHA-256
+// digest of the last password that matched and compares against it in constant time first. Wrong
+// passwords still cost a full bcrypt comparison.
+func bcryptMatcher(hash []byte) passwordMatcher {
+	var salt [16]byte
+	_, _ = rand.Read(salt[:])
+	digest := func(pass string) [32]byte {
+		return sha256.Sum256(append(salt[:len(salt):len(salt)], pass...))
+	}
+	var known atomic.Pointer[[32]byte]
+	return func(pass string) bool {
+		sum := digest(pass)
+		if k := known.Load(); k != nil && subtle.ConstantTimeCompare(sum[:], k[:]) == 1 {
+			return true
+		}
+		if bcrypt.CompareHashAndPassword(hash, []byte(pass)) != nil {
+			return false
+		}
+		known.Store(&sum)
+		return true
+	}
 }
