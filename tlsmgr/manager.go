@@ -25,11 +25,14 @@ const LetsEncryptCA = "https://acme-v02.api.letsencrypt.org/directory"
 
 // Options configure a Manager; they come from Casket's command-line flags.
 type Options struct {
-	StorageDir string        // the .casket folder; "" means StoragePath()
-	CA         string        // -ca: default ACME directory; "" means LetsEncryptCA
-	Email      string        // -email: default ACME account email
-	Agreed     bool          // -agree: the CA's subscriber agreement is accepted
-	CATimeout  time.Duration // -catimeout: time allowed for one certificate order; 0 means certmagic's default
+	StorageDir string // the .casket folder; "" means StoragePath()
+	CA         string // -ca: default ACME directory; "" means LetsEncryptCA
+	Email      string // -email: default ACME account email
+	Agreed     bool   // -agree: the CA's subscriber agreement is accepted
+	// CATimeout (-catimeout) bounds how long Casket waits for the CA to validate and finalize one order, and
+	// one revocation as a whole; 0 means certmagic's default. Single HTTP requests to the CA always time
+	// out after certmagic's fixed 30 seconds (a package-level setting Casket does not touch).
+	CATimeout time.Duration
 
 	HTTPPort  int // -http-port: where HTTP-01 challenges arrive (default 80)
 	HTTPSPort int // -https-port: where TLS-ALPN-01 challenges arrive (default 443)
