@@ -56,6 +56,10 @@ func Format(src []byte) []byte {
 		}
 		prevOpened = len(l.words) > 0 && l.words[len(l.words)-1] == "{"
 	}
+	if bytes.HasPrefix(out.Bytes(), []byte("\uFEFF")) {
+		// A first token that starts with U+FEFF would be read back as a byte order mark.
+		return append([]byte("\uFEFF"), out.Bytes()...)
+	}
 	return out.Bytes()
 }
 

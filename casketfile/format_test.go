@@ -32,6 +32,7 @@ func TestFormat(t *testing.T) {
 		{name: "blank", in: "\n \n\t\n", want: ""},
 		{name: "crlf", in: "a {\r\n  gzip\r\n}\r\n", want: "a {\n\tgzip\n}\n"},
 		{name: "byte order mark", in: "\uFEFFa {\n}\n", want: "a {\n}\n"},
+		{name: "token that looks like a byte order mark", in: "\uFEFF\uFEFFa", want: "\uFEFF\uFEFFa\n"},
 		{name: "final newline added", in: "a", want: "a\n"},
 		{name: "hash mid-token", in: "a {\n  foo#bar baz\n}", want: "a {\n\tfoo #bar baz\n}\n"},
 		{name: "quote after quote", in: `x "a""b"`, want: "x \"a\" \"b\"\n"},
