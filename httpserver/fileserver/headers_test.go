@@ -1,9 +1,11 @@
 package fileserver
 
 import (
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -124,4 +126,24 @@ func TestParseRange(t *testing.T) {
 	if _, status := parseRange(many, 1000); status != 200 {
 		t.Errorf("%d ranges: status %d, want 200 (ignored)", maxRanges+1, status)
 	}
+}
+
+// FuzzCleanName checks that no request path yields a name that climbs out of the root.
+func FuzzCleanName(f *testing.F) {
+	for _, s := range []string{"/", "/a/../../b", "/..", "/a\\..", "/%2e%2e", "//x", "/./.", "/\xc0\xae"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		name, _, ok := cleanName(p)
+		if !ok {
+			return
+		}
+		if name == "" || strings.HasPrefix(name, "/") || name == ".." || strings.HasPrefix(name, "../") ||
+			strings.Contains(name, "/../") || strings.HasSuffix(name, "/..") || strings.ContainsAny(name, "\x00\\") {
+			t.Fatalf("cleanName(%q) = %q", p, name)
+		}
+		if !fs.ValidPath(name) {
+			t.Fatalf("cleanName(%q) = %q, not a valid fs path", p, name)
+		}
+	})
 }

@@ -211,16 +211,17 @@ func statusFor(err error) int {
 // those with NUL bytes, backslashes or invalid UTF-8 (which includes overlong encodings). A path that
 // is already clean is not copied.
 func cleanName(p string) (name string, slash bool, ok bool) {
+	checkedUTF8 := false
 	for i := 0; i < len(p); i++ {
 		c := p[i]
 		if c == 0 || c == '\\' {
 			return "", false, false
 		}
-		if c >= 0x80 {
+		if c >= 0x80 && !checkedUTF8 {
 			if !utf8.ValidString(p[i:]) {
 				return "", false, false
 			}
-			break
+			checkedUTF8 = true
 		}
 	}
 	if p == "" || p[0] != '/' {

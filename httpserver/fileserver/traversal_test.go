@@ -202,7 +202,7 @@ func attackPaths(secretPath string) []string {
 		"/a\\..\\..\\secret.txt",
 		// NUL and control bytes
 		"/..%00/secret.txt", "/secret.txt%00", "/%00../secret.txt", "/.%00./secret.txt", "/..%0d%0a/secret.txt",
-		"/escape%00.html",
+		"/escape%00.html", "/%c3%bc%00/../secret.txt", "/%c3%bc\\..\\secret.txt", "/%c3%bc/..%5c..%5csecret.txt",
 		// overlong and look-alike UTF-8
 		"/%c0%ae%c0%ae/secret.txt", "/%c0%ae%c0%ae%c0%afsecret.txt", "/%e0%80%ae%e0%80%ae/secret.txt",
 		"/..%c0%afsecret.txt", "/..%c1%9csecret.txt", "/%c0%2e%c0%2e/secret.txt", "/%ef%bc%8e%ef%bc%8e/secret.txt",
