@@ -30,10 +30,15 @@ func New(next httpserver.Handler, cfg Config) *Handler {
 }
 
 // SetOutput makes the handler write to w instead of opening its destination (for tests and embedding).
+// A destination opened before is released.
 func (h *Handler) SetOutput(w io.WriteCloser) {
 	h.mu.Lock()
+	old := h.out
 	h.out = w
 	h.mu.Unlock()
+	if old != nil && old != w {
+		_ = old.Close()
+	}
 }
 
 // Provision opens the destination (shared with other handlers logging to the same place).
@@ -106,5 +111,3 @@ func cleanPath(p string) string {
 	}
 	return c
 }
-
-func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }

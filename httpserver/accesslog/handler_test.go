@@ -311,3 +311,25 @@ func BenchmarkServeHTTP(b *testing.B) {
 		_ = h.ServeHTTP(rec, req)
 	}
 }
+
+func TestProvisionTwiceKeepsOneReference(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "a.log")
+	h := New(okBody(""), Config{Path: "/", Dest: file, Format: "{path}", Rotation: DefaultRotation()})
+	for i := 0; i < 2; i++ {
+		if err := h.Provision(context.Background(), &httpserver.Site{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refs := h.out.(*handle).s.refs; refs != 1 {
+		t.Errorf("refs = %d after provisioning twice, want 1", refs)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	registry.Lock()
+	n := len(registry.open)
+	registry.Unlock()
+	if n != 0 {
+		t.Errorf("%d destinations left open", n)
+	}
+}

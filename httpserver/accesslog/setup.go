@@ -6,6 +6,7 @@
 package accesslog
 
 import (
+	"fmt"
 	"net"
 	"strings"
 
@@ -110,13 +111,13 @@ func parseMasks(vals []string) (*IPMask, error) {
 	var m IPMask
 	ip4 := net.ParseIP(vals[0]).To4()
 	if ip4 == nil {
-		return nil, errorf("%q is not an IPv4 mask", vals[0])
+		return nil, fmt.Errorf("%q is not an IPv4 mask", vals[0])
 	}
 	m.V4 = net.IPMask(ip4)
 	if len(vals) == 2 {
 		ip6 := net.ParseIP(vals[1])
 		if ip6 == nil || ip6.To4() != nil {
-			return nil, errorf("%q is not an IPv6 mask", vals[1])
+			return nil, fmt.Errorf("%q is not an IPv6 mask", vals[1])
 		}
 		m.V6 = net.IPMask(ip6)
 	}

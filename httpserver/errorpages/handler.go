@@ -58,11 +58,16 @@ func (h *Handler) resolvePages(root string) {
 	}
 }
 
-// SetOutput makes the handler write its error log to w (for tests and embedding).
+// SetOutput makes the handler write its error log to w (for tests and embedding). A destination opened
+// before is released.
 func (h *Handler) SetOutput(w io.WriteCloser) {
 	h.mu.Lock()
+	old := h.out
 	h.out = w
 	h.mu.Unlock()
+	if old != nil && old != w {
+		_ = old.Close()
+	}
 }
 
 // Provision resolves page files against the site root and opens the error log.
