@@ -104,6 +104,7 @@ func Build(blocks []casketfile.ServerBlock, opts Options) (*Instance, error) {
 				continue
 			}
 			site := newSite(addr, opts)
+			site.label = k
 			if err := setupSite(site, b.Segments, opts); err != nil {
 				errs.add(err)
 				continue
@@ -249,10 +250,10 @@ func checkDuplicates(sites []*Site, opts Options) []error {
 			return (x.hostDefaulted && opts.Host != "") || (x.portDefaulted && opts.Port != DefaultPort)
 		}
 		if modified(s) || modified(other) {
-			errs = append(errs, fmt.Errorf("site defined as %s is a duplicate of %s because of modified default "+
+			errs = append(errs, tokenErr(s.label, "site defined as %s is a duplicate of %s because of modified default "+
 				"host and/or port values (usually via -host or -port flags)", s.Addr.Key(), other.Addr.Key()))
 		} else {
-			errs = append(errs, fmt.Errorf("duplicate site address: %s (defined as %s and %s)",
+			errs = append(errs, tokenErr(s.label, "duplicate site address: %s (defined as %s and %s)",
 				s.Addr.String(), other.Addr.Key(), s.Addr.Key()))
 		}
 	}

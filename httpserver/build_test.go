@@ -112,7 +112,7 @@ func TestBuildErrors(t *testing.T) {
 		{name: "duplicate key", src: "example.com {\n}\nEXAMPLE.com {\n}",
 			wantErr: []string{"Casketfile:3: duplicate site key: example.com"}},
 		{name: "duplicate address", src: "localhost {\n}\nlocalhost:2015 {\n}",
-			wantErr: []string{"duplicate site address"}},
+			wantErr: []string{"Casketfile:3: duplicate site address: http://localhost:2015 (defined as localhost and localhost:2015)"}},
 		{name: "duplicate because of -port", opts: func(o *Options) { o.Port = "8080" },
 			src: "localhost {\n}\nlocalhost:8080 {\n}", wantErr: []string{"because of modified default host and/or port"}},
 		{name: "duplicate because of -host", opts: func(o *Options) { o.Host = "example.com" },

@@ -2,6 +2,8 @@ package httpserver
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
@@ -107,7 +109,24 @@ func TestStopGivesUpAtDeadline(t *testing.T) {
 
 // TestReloadUnderLoad hammers one listener from several goroutines while the configuration is
 // reloaded 20 times (build new, start new on the same pool, stop old) and requires zero failures.
-func TestReloadUnderLoad(t *testing.T) {
+func TestReloadUnderLoad(t *testing.T) { reloadUnderLoad(t, 20, false) }
+
+// TestReloadUnderLoadTLS does the same over TLS, with HTTP/2 and HTTP/1.1 clients.
+func TestReloadUnderLoadTLS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow: each stop waits for HTTP/2 clients to leave after GOAWAY")
+	}
+	reloadUnderLoad(t, 20, true)
+}
+
+func reloadUnderLoad(t *testing.T, reloads int, useTLS bool) {
+	var tlsCfg *tls.Config
+	var leaf *x509.Certificate
+	if useTLS {
+		var cert tls.Certificate
+		cert, leaf = selfSigned(t, "a.example")
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
 	pool := newPool(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -140,6 +159,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		if got := in.Addresses(); len(got) != 1 || got[0] != addr {
 			t.Fatalf("Addresses() = %q, want [%s]", got, addr)
 		}
+		in.Sites()[0].TLSConfig = tlsCfg
 		return in
 	}
 	stop := func(in *Instance) {
@@ -166,6 +186,14 @@ func TestReloadUnderLoad(t *testing.T) {
 	for i := range 8 {
 		wg.Go(func() {
 			tr := &http.Transport{DisableKeepAlives: i%2 == 1, MaxIdleConnsPerHost: 4}
+			scheme := "http"
+			if useTLS {
+				scheme = "https"
+				roots := x509.NewCertPool()
+				roots.AddCert(leaf)
+				tr.TLSClientConfig = &tls.Config{RootCAs: roots, ServerName: "a.example"}
+				tr.ForceAttemptHTTP2 = i%3 != 2 // some clients stay on HTTP/1.1
+			}
 			defer tr.CloseIdleConnections()
 			c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 			path := "/"
@@ -178,7 +206,7 @@ func TestReloadUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+				req, _ := http.NewRequest("GET", scheme+"://"+addr+path, nil)
 				req.Host = "a.example"
 				resp, err := c.Do(req)
 				requests.Add(1)
@@ -199,7 +227,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		})
 	}
 
-	for gen := 1; gen <= 20; gen++ {
+	for gen := 1; gen <= reloads; gen++ {
 		time.Sleep(15 * time.Millisecond)
 		next := build(gen)
 		if err := next.Start(context.Background(), pool); err != nil {
@@ -215,13 +243,13 @@ func TestReloadUnderLoad(t *testing.T) {
 
 	if n := failures.Load(); n != 0 {
 		firstErrs.Range(func(k, v any) bool { t.Logf("client %v: %v", k, v); return true })
-		t.Errorf("%d of %d requests failed during 20 reloads", n, requests.Load())
+		t.Errorf("%d of %d requests failed during %d reloads", n, requests.Load(), reloads)
 	}
 	if requests.Load() < 100 {
 		t.Errorf("only %d requests made; the test did not hammer", requests.Load())
 	}
-	if g, _ := lastGen.Load().(string); g != "gen 20" {
-		t.Errorf("last response came from %q, want the last configuration (gen 20)", g)
+	if g, _ := lastGen.Load().(string); g != fmt.Sprint("gen ", reloads) {
+		t.Errorf("last response came from %q, want the last configuration (gen %d)", g, reloads)
 	}
 	if _, held := pool.Listener(addr); held {
 		t.Error("socket still held after the last instance stopped")

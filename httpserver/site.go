@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/casketserver/casket/casketfile"
 	"github.com/casketserver/casket/tlsmgr"
 )
 
@@ -35,8 +36,9 @@ type Site struct {
 	chain    Handler   // the compiled middleware chain, outermost first
 	handlers []Handler // every handler of the chain, innermost (the final handler) first
 
-	hostDefaulted bool // Addr.Host came from Options.Host
-	portDefaulted bool // Addr.Port came from Options.Port
+	label         casketfile.Token // the label the site was built from, for error locations
+	hostDefaulted bool             // Addr.Host came from Options.Host
+	portDefaulted bool             // Addr.Port came from Options.Port
 }
 
 // Handler returns the site's compiled middleware chain (nil before Build compiled it).

@@ -9,7 +9,8 @@ import (
 )
 
 // tlsClient trusts the given certificates and speaks HTTP/2 when the server offers it.
-func tlsClient(h2 bool, roots ...*x509.Certificate) *http.Client {
+// Its idle connections are closed when the test ends, before the server stops.
+func tlsClient(t *testing.T, h2 bool, roots ...*x509.Certificate) *http.Client {
 	pool := x509.NewCertPool()
 	for _, c := range roots {
 		pool.AddCert(c)
@@ -18,6 +19,7 @@ func tlsClient(h2 bool, roots ...*x509.Certificate) *http.Client {
 	if !h2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
+	t.Cleanup(tr.CloseIdleConnections)
 	return &http.Client{Transport: tr}
 }
 
@@ -53,7 +55,6 @@ b.example:0 {
 
 func TestServeTLS(t *testing.T) {
 	assign, roots := tlsSites(t)
-	// The hook runs only for sites without a port; set TLS on these port-0 sites after Build instead.
 	in := startTLSInstance(t, tlsConfigText, assign, false)
 	addr := in.ListenerAddrs()[0].String()
 
@@ -73,7 +74,7 @@ func TestServeTLS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := tlsClient(tt.h2, roots...)
+			c := tlsClient(t, tt.h2, roots...)
 			c.Transport.(*http.Transport).TLSClientConfig.ServerName = tt.host
 			req, _ := http.NewRequest("GET", "https://"+addr+tt.path, nil)
 			req.Host = tt.host
@@ -98,7 +99,7 @@ func TestServeTLSMisdirected(t *testing.T) {
 	in := startTLSInstance(t, tlsConfigText, assign, false)
 	addr := in.ListenerAddrs()[0].String()
 	for _, h2 := range []bool{true, false} {
-		c := tlsClient(h2, roots...)
+		c := tlsClient(t, h2, roots...)
 		c.Transport.(*http.Transport).TLSClientConfig.ServerName = "a.example"
 		req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
 		req.Host = "other.example" // a connection for a.example reused for another host
@@ -121,7 +122,7 @@ func TestServeTLSMisdirected(t *testing.T) {
 func TestServeTLSWithoutHTTP2(t *testing.T) {
 	assign, roots := tlsSites(t)
 	in := startTLSInstance(t, tlsConfigText, assign, true)
-	c := tlsClient(true, roots...)
+	c := tlsClient(t, true, roots...)
 	c.Transport.(*http.Transport).TLSClientConfig.ServerName = "a.example"
 	req, _ := http.NewRequest("GET", "https://"+in.ListenerAddrs()[0].String()+"/", nil)
 	req.Host = "a.example"
