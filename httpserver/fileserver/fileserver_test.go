@@ -546,13 +546,17 @@ func TestConcurrentServe(t *testing.T) {
 			os.WriteFile(filepath.Join(dir, "a.txt"), []byte(strings.Repeat("v", i%7+1)), 0o644)
 		}
 	}()
+	rounds := 100
+	if testing.Short() {
+		rounds = 20
+	}
 	errs := make(chan string, 64)
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 100; i++ {
+			for i := 0; i < rounds; i++ {
 				for _, target := range []string{"/a.txt", "/style.css", "/", "/big.bin"} {
 					rec := do(t, fsrv, "GET", target, map[string]string{"Accept-Encoding": "br"})
 					if rec.Code == 200 && rec.Header().Get("Content-Length") != strconv.Itoa(rec.Body.Len()) {
