@@ -99,6 +99,8 @@ func TestHandler(t *testing.T) {
 		{name: "304", path: "/", reqHeaders: map[string]string{"Accept-Encoding": "gzip"}, next: serve(304, html), wantStatus: 304, wantVary: true},
 		{name: "404 page compressed", path: "/", reqHeaders: map[string]string{"Accept-Encoding": "gzip"}, next: serve(404, html, page), wantCoding: "gzip", wantStatus: 404, wantVary: true},
 		{name: "ext listed", cfg: Config{Exts: []string{".html"}}, path: "/a.HTML", reqHeaders: map[string]string{"Accept-Encoding": "gzip"}, next: serve(0, html, page), wantCoding: "gzip", wantVary: true},
+		{name: "ext none listed", cfg: Config{Exts: []string{".html", ""}}, path: "/blog/", reqHeaders: map[string]string{"Accept-Encoding": "gzip"}, next: serve(0, html, page), wantCoding: "gzip", wantVary: true},
+		{name: "ext none not listed", cfg: Config{Exts: []string{".html"}}, path: "/blog/", reqHeaders: map[string]string{"Accept-Encoding": "gzip"}, next: serve(0, html, page)},
 		{name: "ext not listed", cfg: Config{Exts: []string{".html"}}, path: "/a.js", reqHeaders: map[string]string{"Accept-Encoding": "gzip"}, next: serve(0, html, page)},
 		{name: "not path", cfg: Config{Not: []string{"/raw"}}, path: "/raw/x", reqHeaders: map[string]string{"Accept-Encoding": "gzip"}, next: serve(0, html, page)},
 		{name: "min_length under", cfg: Config{MinLength: 1000}, path: "/", reqHeaders: map[string]string{"Accept-Encoding": "gzip"}, next: serve(0, html, page[:100], page[100:999]), wantVary: true},

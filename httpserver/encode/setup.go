@@ -15,7 +15,7 @@ const DefaultLevel = 6
 
 // Config is one parsed `gzip` directive.
 type Config struct {
-	Exts      []string // request path extensions to compress (".html"); empty or "*" means all
+	Exts      []string // request path extensions to compress (".html", "" for none); empty means all
 	Not       []string // base paths never compressed
 	Level     int      // 1 (fastest) to 9 (smallest); mapped onto each coding's scale
 	MinLength int      // responses shorter than this many bytes are sent uncompressed
@@ -54,8 +54,8 @@ func parse(d *casketfile.Dispenser) (Config, error) {
 				return cfg, d.Errf("ext: expected one or more extensions (like .html) or *")
 			}
 			for _, e := range vals {
-				if e != "*" && !strings.HasPrefix(e, ".") {
-					return cfg, d.Errf("ext: %q must start with a dot (like .html) or be *", e)
+				if e != "*" && e != "" && !strings.HasPrefix(e, ".") {
+					return cfg, d.Errf("ext: %q must start with a dot (like .html), or be * (all) or \"\" (paths without extension)", e)
 				}
 				cfg.Exts = append(cfg.Exts, strings.ToLower(e))
 			}
@@ -64,6 +64,9 @@ func parse(d *casketfile.Dispenser) (Config, error) {
 				return cfg, d.Errf("not: expected one or more paths")
 			}
 			for _, p := range vals {
+				if p == "/" {
+					return cfg, d.Errf("not: excluding / disables compression entirely; remove the gzip directive instead")
+				}
 				if !strings.HasPrefix(p, "/") {
 					return cfg, d.Errf("not: path %q must start with /", p)
 				}

@@ -19,6 +19,8 @@ func TestSetup(t *testing.T) {
 		{name: "bare", src: "gzip", want: Config{Level: 6}},
 		{name: "block", src: "gzip {\n ext .HTML .css\n not /images /videos\n level 9\n min_length 512\n}",
 			want: Config{Exts: []string{".html", ".css"}, Not: []string{"/images", "/videos"}, Level: 9, MinLength: 512}},
+		{name: "ext empty", src: "gzip {\n ext .html \"\"\n}", want: Config{Exts: []string{".html", ""}, Level: 6}},
+		{name: "not root", src: "gzip {\n not /\n}", wantErr: "Casketfile:2: gzip: not: excluding / disables compression"},
 		{name: "ext star", src: "gzip {\n ext .html *\n}", want: Config{Level: 6}},
 		{name: "args", src: "gzip 5", wantErr: "Casketfile:1: gzip: takes no arguments"},
 		{name: "ext none", src: "gzip {\n ext\n}", wantErr: "Casketfile:2: gzip: ext: expected one or more extensions"},
