@@ -109,11 +109,13 @@ func parse(d *casketfile.Dispenser) (Config, error) {
 
 func parseMasks(vals []string) (*IPMask, error) {
 	var m IPMask
-	ip4 := net.ParseIP(vals[0]).To4()
-	if ip4 == nil {
-		return nil, fmt.Errorf("%q is not an IPv4 mask", vals[0])
+	if vals[0] != "" { // "" leaves IPv4 addresses whole: `ipmask "" ffff:ffff::`
+		ip4 := net.ParseIP(vals[0]).To4()
+		if ip4 == nil {
+			return nil, fmt.Errorf("%q is not an IPv4 mask", vals[0])
+		}
+		m.V4 = net.IPMask(ip4)
 	}
-	m.V4 = net.IPMask(ip4)
 	if len(vals) == 2 {
 		ip6 := net.ParseIP(vals[1])
 		if ip6 == nil || ip6.To4() != nil {

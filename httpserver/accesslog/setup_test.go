@@ -32,6 +32,8 @@ func TestSetup(t *testing.T) {
 			want: Config{Path: "/", Dest: "x.log", Format: "{common}", Rotation: Rotation{Disabled: true, MaxSizeMB: 100, MaxAgeDays: 14, MaxBackups: 10}}},
 		{name: "ipv4 mask only", src: "log x.log {\n ipmask 255.255.255.0\n}",
 			want: Config{Path: "/", Dest: "x.log", Format: "{common}", Rotation: def, IPMask: &IPMask{V4: net.IPMask(net.ParseIP("255.255.255.0").To4())}}},
+		{name: "ipv6 mask only", src: "log x.log {\n ipmask \"\" ffff:ffff::\n}",
+			want: Config{Path: "/", Dest: "x.log", Format: "{common}", Rotation: def, IPMask: &IPMask{V6: net.IPMask(net.ParseIP("ffff:ffff::"))}}},
 		{name: "too many args", src: "log / a b c", wantErr: "Casketfile:1: log: expected at most 3 arguments"},
 		{name: "bad path", src: "log api a.log", wantErr: `Casketfile:1: log: path "api" must start with /`},
 		{name: "bad syslog", src: "log / syslog://nohost", wantErr: "Casketfile:1: log: invalid syslog destination"},
