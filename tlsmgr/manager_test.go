@@ -294,3 +294,20 @@ func TestKeyTypes(t *testing.T) {
 }
 
 func writeFile(name string, data []byte) error { return os.WriteFile(name, data, 0o600) }
+
+func TestSelfSignedLocalhostCoversLoopback(t *testing.T) {
+	m := newTestManager(t, nil)
+	if err := m.SelfSigned(nil); err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, m.TLSConfig(nil))
+	// an IP address sends no SNI: the certificate is picked by the local address
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatalf("handshake without SNI on 127.0.0.1: %v", err)
+	}
+	defer conn.Close()
+	if err := conn.ConnectionState().PeerCertificates[0].VerifyHostname("localhost"); err != nil {
+		t.Error(err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,11 +56,15 @@ func (m *Manager) LoadDir(dir string) error {
 }
 
 // SelfSigned serves an in-memory self-signed certificate for names (`tls self_signed`), valid for 7 days
-// and replaced before it expires. An empty name stands for localhost.
+// and replaced before it expires. No name stands for localhost; localhost also covers 127.0.0.1 and ::1,
+// so clients that send no server name for an IP address get the certificate too.
 func (m *Manager) SelfSigned(names []string) error {
 	names = normalizeNames(names)
 	if len(names) == 0 {
 		names = []string{"localhost"}
+	}
+	if slices.Contains(names, "localhost") {
+		names = normalizeNames(append(names, "127.0.0.1", "::1"))
 	}
 	return m.addLoaded(&loadedCert{names: names})
 }

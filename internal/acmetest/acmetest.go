@@ -59,12 +59,12 @@ type Pebble struct {
 
 var instances atomic.Int64
 
-// Start runs Pebble for the test and stops it when the test ends. It needs the go command (to build Pebble
-// from the module cache, once per test binary), or PEBBLE_BIN naming a built binary.
+// Start runs Pebble for the test and stops it when the test ends. It needs the go command (to find Pebble
+// in the module cache and build it once), or PEBBLE_BIN naming a built binary.
 func Start(t testing.TB, opts Options) *Pebble {
 	t.Helper()
 	bin := pebbleBinary(t)
-	modDir := pebbleModDir(t)
+	modDir, _ := pebbleModule(t)
 	if opts.HTTPPort == 0 {
 		opts.HTTPPort = FreePort(t)
 	}
@@ -251,31 +251,44 @@ func startDNS(t testing.TB) string {
 }
 
 var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-	modOnce   sync.Once
-	modDir    string
-	modErr    error
+	buildOnce  sync.Once
+	buildBin   string
+	buildErr   error
+	modOnce    sync.Once
+	modDir     string
+	modVersion string
+	modErr     error
 )
 
-// pebbleBinary builds Pebble (pinned by go.mod) once per test binary, or uses $PEBBLE_BIN.
+// pebbleBinary returns $PEBBLE_BIN, or Pebble (the version pinned by go.mod) built once and kept in the
+// user cache folder, so later test runs start at once.
 func pebbleBinary(t testing.TB) string {
 	t.Helper()
 	if bin := os.Getenv("PEBBLE_BIN"); bin != "" {
 		return bin
 	}
+	_, version := pebbleModule(t)
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "casket-acmetest-")
+		cache, err := os.UserCacheDir()
 		if err != nil {
+			cache = os.TempDir()
+		}
+		dir := filepath.Join(cache, "casket-acmetest")
+		buildBin = filepath.Join(dir, "pebble-"+version)
+		if _, err := os.Stat(buildBin); err == nil {
+			return
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			buildErr = err
 			return
 		}
-		buildBin = filepath.Join(dir, "pebble")
-		out, err := exec.Command("go", "build", "-o", buildBin, "github.com/letsencrypt/pebble/v2/cmd/pebble").CombinedOutput()
+		tmp := fmt.Sprintf("%s.%d.tmp", buildBin, os.Getpid())
+		out, err := exec.Command("go", "build", "-o", tmp, "github.com/letsencrypt/pebble/v2/cmd/pebble").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build pebble: %v\n%s", err, out)
+			return
 		}
+		buildErr = os.Rename(tmp, buildBin) // atomic: concurrent test binaries may race to build it
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
@@ -283,21 +296,21 @@ func pebbleBinary(t testing.TB) string {
 	return buildBin
 }
 
-// pebbleModDir finds Pebble's module folder (for its test certificates) in the module cache.
-func pebbleModDir(t testing.TB) string {
+// pebbleModule finds Pebble's module folder (for its test certificates) and version in the module cache.
+func pebbleModule(t testing.TB) (dir, version string) {
 	t.Helper()
 	modOnce.Do(func() {
-		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/letsencrypt/pebble/v2").Output()
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}|{{.Version}}", "github.com/letsencrypt/pebble/v2").Output()
 		if err != nil {
 			modErr = fmt.Errorf("go list pebble module: %v", err)
 			return
 		}
-		modDir = strings.TrimSpace(string(out))
+		modDir, modVersion, _ = strings.Cut(strings.TrimSpace(string(out)), "|")
 	})
 	if modErr != nil {
 		t.Fatal(modErr)
 	}
-	return modDir
+	return modDir, modVersion
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
