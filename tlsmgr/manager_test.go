@@ -311,3 +311,22 @@ func TestSelfSignedLocalhostCoversLoopback(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func BenchmarkGetCertificate(b *testing.B) {
+	m, err := New(Options{StorageDir: b.TempDir(), CA: "https://127.0.0.1:1/dir", Agreed: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.SelfSigned([]string{"bench.casket.test"}); err != nil {
+		b.Fatal(err)
+	}
+	get := m.TLSConfig(nil).GetCertificate
+	hello := &tls.ClientHelloInfo{ServerName: "bench.casket.test", SupportedProtos: []string{"h2"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := get(hello); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
