@@ -35,7 +35,7 @@ func (in *Instance) Start(ctx context.Context, pool *ListenerPool) error {
 			for _, s := range servers {
 				pool.release(s.sock)
 			}
-			return errors.Join(fmt.Errorf("listening on %s: %w", p.addr, err), in.closeHandlers())
+			return errors.Join(fmt.Errorf("listening on %s: %w%s", p.addr, err, bindHint(plans, p)), in.closeHandlers())
 		}
 		s := newServer(p, in.opts, in.log)
 		s.sock = sock
@@ -129,4 +129,22 @@ func siteNames(sites []*Site) []string {
 		names[i] = s.Addr.String()
 	}
 	return names
+}
+
+// bindHint explains the usual cause of a failed bind on Linux: one site binding a specific address on a
+// port that another site serves on all interfaces.
+func bindHint(plans []*listenerPlan, failed *listenerPlan) string {
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	host, port, err := net.SplitHostPort(failed.addr)
+	if err != nil {
+		return ""
+	}
+	for _, p := range plans {
+		h, pt, err := net.SplitHostPort(p.addr)
+		if err == nil && p != failed && pt == port && wildcard(h) != wildcard(host) {
+			return fmt.Sprintf(" (some sites on port %s use `bind` and others listen on all interfaces; "+
+				"give all sites of a port the same `bind`)", port)
+		}
+	}
+	return ""
 }

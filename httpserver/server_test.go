@@ -344,3 +344,26 @@ func TestStopClosesHandlers(t *testing.T) {
 		t.Error("restarting a stopped instance should fail")
 	}
 }
+
+func TestStartMixedBindHint(t *testing.T) {
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(probe.Addr().String())
+	probe.Close()
+	in, err := Build(parseBlocks(t, "a.example:"+port+" {\n testbind\n}\nb.example:"+port+" {\n}"),
+		Options{Directives: serverDirectives(), Final: okFinal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = in.Start(context.Background(), newPool(t))
+	if err == nil {
+		// Some systems let a specific bind coexist with a wildcard one.
+		_ = in.Stop(context.Background())
+		return
+	}
+	if !strings.Contains(err.Error(), "give all sites of a port the same `bind`") {
+		t.Errorf("error %q lacks the bind hint", err)
+	}
+}
