@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -323,6 +324,42 @@ func TestE2ELoaders(t *testing.T) {
 		}
 		if out := p.stdout.String(); strings.Contains(out, "Casket") || !strings.Contains(out, ":"+port) {
 			t.Errorf("-quiet output should be the site list only: %q", out)
+		}
+	})
+	t.Run("cwd Casketfile is found and never served", func(t *testing.T) {
+		port, dir := freePort(t), t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "page.txt"), []byte("from cwd"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		writeConf(t, dir, "127.0.0.1:"+port+"\nroot .\n")
+		p := newProc(t, nil)
+		p.cmd.Dir = dir
+		p.start().waitListening("127.0.0.1:" + port)
+		if r := get(t, c, "http://127.0.0.1:"+port+"/page.txt"); r.status != 200 || r.body != "from cwd" {
+			t.Errorf("page: %d %q", r.status, r.body)
+		}
+		if r := get(t, c, "http://127.0.0.1:"+port+"/Casketfile"); r.status != 404 {
+			t.Errorf("the Casketfile itself: %d %q, want 404", r.status, r.body)
+		}
+	})
+	t.Run("stdin is reused on reload", func(t *testing.T) {
+		port := freePort(t)
+		src, err := os.ReadFile(filepath.Join(e2eDir, "stdin.Casketfile"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := newProc(t, env{"CASKET_E2E_PORT": port}, "-conf", "stdin", "-log", "stderr")
+		p.cmd.Stdin = strings.NewReader(string(src))
+		p.start().waitListening("127.0.0.1:" + port)
+		p.signal(syscall.SIGUSR1)
+		waitFor(t, 10*time.Second, func() bool {
+			return strings.Contains(p.stderr.String(), "reloaded") || strings.Contains(p.stderr.String(), "reload failed")
+		}, "the reload to finish")
+		if r := get(t, c, "http://127.0.0.1:"+port+"/hello.txt"); r.status != 200 || r.header.Get("X-From") != "stdin" {
+			t.Errorf("after reload: %d X-From %q; stderr %s", r.status, r.header.Get("X-From"), p.stderr)
+		}
+		if strings.Contains(p.stderr.String(), "reload failed") {
+			t.Errorf("reload of a piped Casketfile failed:\n%s", p.stderr)
 		}
 	})
 	t.Run("conf and args", func(t *testing.T) {

@@ -75,10 +75,26 @@ func TestE2EReload(t *testing.T) {
 		t.Errorf("after failed bind: %d X-Config %q, want 200 two", r.status, r.header.Get("X-Config"))
 	}
 
-	// And a good configuration is accepted again afterwards.
-	writeConf(t, dir, reloadConf(port, "five"))
+	// And a good configuration is accepted again afterwards, here with a second listener.
+	port2 := freePort(t)
+	writeConf(t, dir, reloadConf(port, "five")+reloadConf(port2, "new-port"))
 	p.signal(syscall.SIGUSR1)
 	waitFor(t, 10*time.Second, func() bool { return get(t, c, url).header.Get("X-Config") == "five" }, "recovered config")
+	if r := get(t, c, "http://127.0.0.1:"+port2+"/hello.txt"); r.header.Get("X-Config") != "new-port" {
+		t.Errorf("new listener after reload: %d X-Config %q", r.status, r.header.Get("X-Config"))
+	}
+
+	// Dropping a site closes its listener.
+	writeConf(t, dir, reloadConf(port, "six"))
+	p.signal(syscall.SIGUSR1)
+	waitFor(t, 10*time.Second, func() bool { return get(t, c, url).header.Get("X-Config") == "six" }, "shrunk config")
+	waitFor(t, 10*time.Second, func() bool {
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+port2, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err != nil
+	}, "the dropped listener to close")
 
 	p.signal(syscall.SIGHUP) // ignored
 	time.Sleep(200 * time.Millisecond)
