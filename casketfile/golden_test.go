@@ -13,6 +13,7 @@ import (
 	"testing/fstest"
 )
 
+// Regenerate the expected output after an intended change with: go test ./casketfile -run Golden -update
 var update = flag.Bool("update", false, "rewrite the expected sections of testdata/*/*.txtar")
 
 // archive is a txtar file: a comment, then files introduced by "-- name --" lines.

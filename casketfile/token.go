@@ -1,5 +1,8 @@
 // Package casketfile reads the Casketfile language: it turns text into tokens, tokens into server blocks,
 // and hands each directive its own Dispenser. It knows nothing about directives or servers.
+//
+// Parse handles the whole language: labels, blocks, {$ENV} substitution, import (files, globs and
+// snippets, with cycle detection). Format prints a Casketfile in canonical form.
 package casketfile
 
 import "strings"
