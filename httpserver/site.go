@@ -13,7 +13,10 @@ import (
 // Site is one site address with the configuration its directives built. Directive setup functions fill
 // the configuration fields; the server compiles the middleware chain.
 type Site struct {
-	Addr Address // the parsed address (with defaults for host and port applied)
+	// Addr is the parsed address. The -host default is applied before the directives run; a label
+	// without port or scheme gets its port after every directive ran (Options.AssignPort, else -port),
+	// so during setup Addr.Port may be empty.
+	Addr Address
 
 	Root        string   // document root; defaults to the -root flag (".")
 	IndexFiles  []string // index file names; nil means DefaultIndexFiles

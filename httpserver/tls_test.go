@@ -90,6 +90,10 @@ func TestServeTLS(t *testing.T) {
 			if resp.Header.Get("Server") != "Casket" {
 				t.Errorf("Server header %q", resp.Header.Get("Server"))
 			}
+			// An HTTP/2 connection is known as such, so draining leaves it to GOAWAY.
+			if tt.h2 && countH2(&in.servers[0].conns) == 0 {
+				t.Error("no connection marked as HTTP/2 after an HTTP/2 exchange")
+			}
 		})
 	}
 }
@@ -168,4 +172,16 @@ func startTLSInstance(t *testing.T, src string, assign func(*Site) string, disab
 	}
 	startBuilt(t, in, newPool(t))
 	return in
+}
+
+func countH2(t *connTracker) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, ci := range t.conns {
+		if ci.h2.Load() {
+			n++
+		}
+	}
+	return n
 }
