@@ -20,7 +20,8 @@ const redacted = "REDACTED"
 // segment is a literal or a placeholder of a compiled format.
 type segment struct {
 	lit    string
-	name   string // placeholder name without braces; "" for a literal
+	ph     bool   // a placeholder, not a literal
+	name   string // placeholder name without braces
 	remote bool   // {remote}: apply the IP masks
 	secret bool   // a credential or cookie: always written as REDACTED
 }
@@ -56,7 +57,7 @@ func compile(format string) []segment {
 		}
 		flush()
 		name := format[i+1 : i+1+end]
-		segs = append(segs, segment{name: name, remote: name == "remote", secret: isSecret(name)})
+		segs = append(segs, segment{ph: true, name: name, remote: name == "remote", secret: isSecret(name)})
 		i += end + 1
 	}
 	flush()
@@ -106,7 +107,7 @@ func (m *IPMask) apply(addr string) string {
 // render appends one log line (with its newline) for the request to buf.
 func render(buf *bytes.Buffer, segs []segment, rp *httpserver.Replacer, mask *IPMask) {
 	for _, s := range segs {
-		if s.name == "" {
+		if !s.ph {
 			buf.WriteString(s.lit)
 			continue
 		}
