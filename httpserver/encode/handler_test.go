@@ -277,3 +277,27 @@ func BenchmarkGzip(b *testing.B) {
 		_ = h.ServeHTTP(httptest.NewRecorder(), r)
 	}
 }
+
+func TestConcurrentRequests(t *testing.T) {
+	h := New(serve(0, map[string]string{"Content-Type": "text/plain"}, page), Config{Level: 1})
+	codings := []string{"gzip", "br", "zstd"}
+	errs := make(chan string, 60)
+	for i := 0; i < 60; i++ {
+		go func(coding string) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set("Accept-Encoding", coding)
+			w := httptest.NewRecorder()
+			_ = h.ServeHTTP(w, r)
+			if w.Header().Get("Content-Encoding") != coding {
+				errs <- "wrong coding for " + coding
+				return
+			}
+			errs <- ""
+		}(codings[i%3])
+	}
+	for i := 0; i < 60; i++ {
+		if e := <-errs; e != "" {
+			t.Error(e)
+		}
+	}
+}
