@@ -162,9 +162,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.info.Recorder = &st.rec
 	r = WithRequestInfo(r, &st.info)
 	if site.Addr.Path != "" {
-		st.url = *r.URL
-		trimBasePath(&st.url, site.Addr.Path)
-		r.URL = &st.url
+		u := *r.URL
+		trimBasePath(&u, site.Addr.Path)
+		r.URL = &u
 	}
 	if err := site.chain.ServeHTTP(&st.rec, r); err != nil {
 		s.handlerError(st, r, err)
@@ -176,7 +176,6 @@ type requestState struct {
 	info RequestInfo
 	rec  ResponseRecorder
 	orig url.URL // the URL as received
-	url  url.URL // the URL the chain sees, when the base path was trimmed
 }
 
 // trimBasePath removes a site's base path from the front of u's path, keeping a leading "/".
