@@ -18,10 +18,12 @@
 //     site's chain, then the error boundary (a returned error becomes its status if nothing was
 //     written) and panic recovery (500). No match is 404, or 421 on HTTP/2.
 //   - A reload builds and starts the new Instance on the same pool before stopping the old one. Both
-//     take connections from the same socket for a moment; the old one stops taking them, finishes its
-//     requests (http.Server.Shutdown) and gives the socket back. No connection is refused or dropped.
-//   - Instance.Stop drains, closes io.Closer handlers and releases the sockets; the pool closes a socket
-//     when its last holder is gone.
+//     take connections from the same socket for a moment; the old one stops taking them and drains
+//     (drain.go: HTTP/1 connections answer their request with "Connection: close", then HTTP/2 gets
+//     GOAWAY through http.Server.Shutdown) and gives the socket back. No request is dropped.
+//   - Instance.Stop drains until its context ends, closes io.Closer handlers and releases the sockets;
+//     the pool closes a socket when its last holder is gone. Hijacked connections (WebSockets) are not
+//     waited for.
 package httpserver
 
 import (
