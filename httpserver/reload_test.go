@@ -324,3 +324,47 @@ func TestPoolListenerCloseKeepsSocket(t *testing.T) {
 		t.Error("adopting an address the pool already holds succeeded")
 	}
 }
+
+// The process shutdown path closes the pool first (refusing new connections at once), then stops.
+func TestStopAfterPoolClose(t *testing.T) {
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	pool := NewListenerPool()
+	in := startInstance(t, pool, "a.example:0 {\n testbind\n block\n}", func(o *Options) {
+		o.Directives = append(o.Directives, blockingDirective(entered, release))
+	})
+	got := make(chan string, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", baseURL(in)+"/", nil)
+		req.Host = "a.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got <- string(b)
+	}()
+	<-entered
+	addr := in.ListenerAddrs()[0].String()
+	if err := pool.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("new connections still accepted after the pool closed")
+	}
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		stopped <- in.Stop(ctx)
+	}()
+	close(release)
+	if body := <-got; body != "finished" {
+		t.Errorf("in-flight request got %q", body)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Stop: %v", err)
+	}
+}
