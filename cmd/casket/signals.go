@@ -36,7 +36,7 @@ type server struct {
 // second INT exits 2 at once, QUIT exits 0 at once, HUP is ignored. Cancelling ctx acts like TERM.
 func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.Logger, stdout, stderr io.Writer) int {
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGHUP)
+	signal.Notify(sigs, handledSignals...)
 	defer signal.Stop(sigs)
 
 	s := &server{c: c, ld: ld, first: src, logger: logger, stderr: stderr, pool: httpserver.NewListenerPool()}
@@ -69,7 +69,7 @@ func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.L
 			return s.shutdown(sigs, "context cancelled")
 		case sig := <-sigs:
 			switch sig {
-			case syscall.SIGUSR1:
+			case sigReload:
 				s.reload(ctx)
 			case syscall.SIGHUP:
 				logger.Info("ignoring SIGHUP")
