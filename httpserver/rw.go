@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"io"
 	"net/http"
 )
 
@@ -53,4 +54,20 @@ func (rr *ResponseRecorder) Flush() {
 		rr.status = http.StatusOK
 	}
 	_ = http.NewResponseController(rr.ResponseWriter).Flush()
+}
+
+// ReadFrom lets io.Copy reach the connection's ReadFrom (sendfile for files) through the recorder.
+func (rr *ResponseRecorder) ReadFrom(src io.Reader) (int64, error) {
+	if rr.status == 0 {
+		rr.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := rr.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(src)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{rr.ResponseWriter}, src)
+	}
+	rr.size += n
+	return n, err
 }
