@@ -118,11 +118,14 @@ func TestE2EReloadUnderLoad(t *testing.T) {
 	var ok, failed atomic.Int64
 	var firstErr atomic.Value
 	var wg sync.WaitGroup
-	for range 4 {
+	for i := range 4 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			c := client()
+			if i%2 == 1 { // half the clients open a new connection per request, exercising accept
+				c.Transport.(*http.Transport).DisableKeepAlives = true
+			}
 			for ctx.Err() == nil {
 				resp, err := c.Get(url)
 				if err == nil {
