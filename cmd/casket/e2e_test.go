@@ -399,5 +399,14 @@ func TestE2ELoaders(t *testing.T) {
 		if code != 0 || !strings.Contains(out, "CASKET_E2E_FROM_FILE=yes-it-is") || !strings.Contains(out, "Casketfile is valid") {
 			t.Errorf("exit %d stdout %q stderr %q", code, out, stderr)
 		}
+		// Variables from -envfile are substituted into the Casketfile.
+		port := freePort(t)
+		if err := os.WriteFile(ef, []byte("CASKET_E2E_PORT="+port+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		startCasket(t, nil, "127.0.0.1:"+port, "-envfile", ef, "-conf", "reload-a.Casketfile")
+		if r := get(t, c, "http://127.0.0.1:"+port+"/hello.txt"); r.header.Get("X-Config") != "a" {
+			t.Errorf("site from envfile port: %d %v", r.status, r.header)
+		}
 	})
 }

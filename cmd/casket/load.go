@@ -124,7 +124,7 @@ func (l *loader) fromArgs() source {
 		b.WriteString(a)
 		b.WriteString("\n")
 	}
-	return source{Name: "args", Body: b.Bytes(), Origin: "args", Reusable: true}
+	return source{Name: "args", Body: b.Bytes(), Origin: "args"}
 }
 
 // defaultSite is used when there is no Casketfile at all: serve -root at -host:-port. When -host is set
@@ -137,7 +137,7 @@ func (l *loader) defaultSite() source {
 	if l.c.Host == "" {
 		addr = ":" + l.c.Port
 	}
-	return source{Name: "default", Body: []byte(addr + "\n"), Origin: "default", Reusable: true}
+	return source{Name: "default", Body: []byte(addr + "\n"), Origin: "default"}
 }
 
 // isPipe reports whether f is a pipe or a regular file redirected into the process (not a terminal).
