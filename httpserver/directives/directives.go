@@ -71,8 +71,13 @@ func Names() []string {
 }
 
 // setupTLS adapts tlsmgr.ParsePolicy (which knows nothing of sites) to a SetupFunc: the policy becomes the
-// site's TLS configuration and the directive adds no middleware.
+// site's TLS configuration and the directive adds no middleware. A second `tls` directive in the same
+// site is an error rather than silently replacing the first.
 func setupTLS(d *casketfile.Dispenser, s *httpserver.Site) (httpserver.Middleware, error) {
+	if s.TLS != nil {
+		d.Next()
+		return nil, d.Errf("given more than once in this site; put all its settings in one tls directive")
+	}
 	p, err := tlsmgr.ParsePolicy(d)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,11 @@ package directives
 
 import (
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/casketserver/casket/httpserver"
+	"github.com/casketserver/casket/internal/testutil"
 )
 
 // order is Casket's execution order (features.md §2); the table must follow it for the names it has.
@@ -44,5 +48,22 @@ func TestNamesMatchesAll(t *testing.T) {
 		if names[i] != all[i].Name {
 			t.Errorf("Names()[%d] = %q, want %q", i, names[i], all[i].Name)
 		}
+	}
+}
+
+func TestSetupTLS(t *testing.T) {
+	s := &httpserver.Site{}
+	if _, err := setupTLS(testutil.Dispenser(t, "tls off"), s); err != nil {
+		t.Fatal(err)
+	}
+	if s.TLS == nil || !s.TLS.Off {
+		t.Fatalf("TLS = %+v, want Off", s.TLS)
+	}
+	_, err := setupTLS(testutil.Dispenser(t, "tls self_signed"), s)
+	if err == nil || !strings.Contains(err.Error(), "more than once") {
+		t.Errorf("second tls: err = %v", err)
+	}
+	if !s.TLS.Off {
+		t.Error("second tls replaced the first")
 	}
 }
