@@ -53,6 +53,7 @@ func get(t *testing.T, c *http.Client, url string, hdr ...string) response {
 }
 
 func TestE2EStaticVhostsAndPaths(t *testing.T) {
+	needBinary(t)
 	port := freePort(t)
 	p := startCasket(t, env{"CASKET_E2E_PORT": port}, "127.0.0.1:"+port, "-conf", "sites.Casketfile")
 	c := client()
@@ -98,6 +99,7 @@ func TestE2EStaticVhostsAndPaths(t *testing.T) {
 }
 
 func TestE2EDirectives(t *testing.T) {
+	needBinary(t)
 	port, port2, tmp := freePort(t), freePort(t), t.TempDir()
 	startCasket(t, env{"CASKET_E2E_PORT": port, "CASKET_E2E_PORT2": port2, "CASKET_E2E_TMP": tmp},
 		"127.0.0.1:"+port, "-conf", "directives.Casketfile")
@@ -258,6 +260,7 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool, what string)
 }
 
 func TestE2EValidate(t *testing.T) {
+	needBinary(t)
 	tests := []struct {
 		name       string
 		args       []string
@@ -286,11 +289,12 @@ func TestE2EValidate(t *testing.T) {
 }
 
 func TestE2ELoaders(t *testing.T) {
+	needBinary(t)
 	c := client()
 	t.Run("stdin", func(t *testing.T) {
 		port := freePort(t)
 		src, err := os.ReadFile(filepath.Join(e2eDir, "stdin.Casketfile"))
-		if err != nil && !testing.Short() {
+		if err != nil {
 			t.Fatal(err)
 		}
 		p := newProc(t, env{"CASKET_E2E_PORT": port}, "-conf", "stdin")

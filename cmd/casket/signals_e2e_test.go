@@ -36,6 +36,7 @@ func reloadConf(port, marker string) string {
 }
 
 func TestE2EReload(t *testing.T) {
+	needBinary(t)
 	port, dir := freePort(t), t.TempDir()
 	conf := writeConf(t, dir, reloadConf(port, "one"))
 	p := startCasket(t, nil, "127.0.0.1:"+port, "-conf", conf, "-log", "stderr")
@@ -109,6 +110,7 @@ func TestE2EReload(t *testing.T) {
 
 // TestE2EReloadUnderLoad reloads 20 times while clients send requests without pause: none may fail.
 func TestE2EReloadUnderLoad(t *testing.T) {
+	needBinary(t)
 	port, dir := freePort(t), t.TempDir()
 	conf := writeConf(t, dir, reloadConf(port, "0"))
 	p := startCasket(t, nil, "127.0.0.1:"+port, "-conf", conf, "-grace", "3s")
@@ -199,6 +201,7 @@ func startDownload(t *testing.T, port string) *http.Response {
 }
 
 func TestE2EGracefulStop(t *testing.T) {
+	needBinary(t)
 	e, size := bigSite(t)
 	port := e["CASKET_E2E_PORT"]
 	pid := filepath.Join(t.TempDir(), "run", "casket.pid")
@@ -237,6 +240,7 @@ func TestE2EGracefulStop(t *testing.T) {
 }
 
 func TestE2EGraceElapsed(t *testing.T) {
+	needBinary(t)
 	e, _ := bigSite(t)
 	port := e["CASKET_E2E_PORT"]
 	p := startCasket(t, e, "127.0.0.1:"+port, "-conf", "slow.Casketfile", "-grace", "500ms")
@@ -252,6 +256,7 @@ func TestE2EGraceElapsed(t *testing.T) {
 }
 
 func TestE2ESecondInterrupt(t *testing.T) {
+	needBinary(t)
 	e, _ := bigSite(t)
 	port := e["CASKET_E2E_PORT"]
 	pid := filepath.Join(t.TempDir(), "casket.pid")
@@ -272,6 +277,7 @@ func TestE2ESecondInterrupt(t *testing.T) {
 }
 
 func TestE2EQuit(t *testing.T) {
+	needBinary(t)
 	e, _ := bigSite(t)
 	port := e["CASKET_E2E_PORT"]
 	p := startCasket(t, e, "127.0.0.1:"+port, "-conf", "slow.Casketfile", "-grace", "60s")
