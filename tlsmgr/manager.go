@@ -78,6 +78,7 @@ type Manager struct {
 	stdin          io.Reader
 	stderr         io.Writer
 	hook           func(event string, data map[string]any)
+	lookupEnv      func(string) (string, bool) // DNS provider credentials; nil means os.LookupEnv
 }
 
 // policyConfig is the certmagic state for one distinct certificate policy.
@@ -194,6 +195,9 @@ func (m *Manager) Manage(ctx context.Context, names []string, p *Policy) error {
 		return err
 	}
 	names = normalizeNames(names)
+	if names, err = wildcardNames(names, p); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
@@ -202,12 +206,13 @@ func (m *Manager) Manage(ctx context.Context, names []string, p *Policy) error {
 	for _, n := range names {
 		if other, ok := m.names[n]; ok && other != pc {
 			m.mu.Unlock()
-			return fmt.Errorf("%s: managed twice with different certificate settings (ca, email, key_type, must_staple)", n)
+			return fmt.Errorf("%s: managed twice with different certificate settings (ca, email, key_type, must_staple, dns)", n)
 		}
 	}
 	for _, n := range names {
 		m.names[n] = pc
 	}
+	names = m.dropCovered(names)
 	m.mu.Unlock()
 
 	missing := m.loadManaged(ctx, pc, names)
@@ -391,8 +396,12 @@ func (m *Manager) policyConfig(p *Policy) (*policyConfig, error) {
 	if pc, ok := m.configs[key]; ok {
 		return pc, nil
 	}
+	var dns01 *certmagic.DNS01Solver
 	if p != nil && p.DNSProvider != "" {
-		return nil, fmt.Errorf("tls dns %s: the DNS challenge is not available in this build yet", p.DNSProvider)
+		var err error
+		if dns01, err = m.dnsSolver(p); err != nil {
+			return nil, err
+		}
 	}
 	ca, email := m.opts.CA, m.opts.Email
 	var roots *x509.CertPool
@@ -436,6 +445,9 @@ func (m *Manager) policyConfig(p *Policy) (*policyConfig, error) {
 		CertObtainTimeout:       m.opts.CATimeout,
 		Logger:                  m.log.Named("acme"),
 	})
+	if dns01 != nil {
+		pc.issuer.DNS01Solver = dns01 // used exclusively: no HTTP-01 or TLS-ALPN-01 for this policy
+	}
 	pc.cfg.Issuers = []certmagic.Issuer{pc.issuer}
 	pc.obtain = certmagic.New(m.cache, tmpl)
 	pc.obtain.Issuers = []certmagic.Issuer{quietIssuer{pc.issuer}}

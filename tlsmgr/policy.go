@@ -40,9 +40,10 @@ type Policy struct {
 	NoRedirect bool // `no_redirect`: no automatic HTTP→HTTPS redirect for the site
 
 	// Parsed and stored for the issues that implement them (DNS challenge, wildcard, on-demand TLS).
-	DNSProvider string            // `dns provider`
-	DNSOptions  map[string]string // `dns provider { key value }`
-	Wildcard    bool              // `wildcard`
+	DNSProvider string            // `dns provider`: use the DNS-01 challenge (exclusively) through this provider
+	DNSOptions  map[string]string // `dns provider { key value }`: provider settings instead of environment variables
+	DNS         DNSSettings       // propagation_delay, propagation_timeout, resolvers, dns_ttl, override_domain
+	Wildcard    bool              // `wildcard`: the site's name is covered by a *.parent certificate
 	Ask         string            // `ask URL`
 	MaxCerts    int               // `max_certs N`
 }
@@ -61,7 +62,7 @@ func (p *Policy) configKey() string {
 		return ""
 	}
 	return strings.Join([]string{p.CA, strings.ToLower(p.Email), p.CARoot, p.keyType(),
-		strconv.FormatBool(p.MustStaple), p.DNSProvider}, "\x00")
+		strconv.FormatBool(p.MustStaple), p.dnsKey()}, "\x00")
 }
 
 func (p *Policy) keyType() string {
@@ -125,7 +126,7 @@ func (p *Policy) parseOne(d *casketfile.Dispenser) error {
 	if p.MinVersion != 0 && p.MaxVersion != 0 && p.MinVersion > p.MaxVersion {
 		return d.Errf("protocols: minimum version is above the maximum")
 	}
-	return nil
+	return p.checkDNS(d)
 }
 
 // parseSub parses one subdirective of the block; the cursor is on its name.
@@ -304,6 +305,9 @@ func (p *Policy) parseSub(d *casketfile.Dispenser) error {
 			p.DNSOptions[key] = vals[0]
 		}
 	default:
+		if ok, err := p.parseDNSSub(d, name, args); ok {
+			return err
+		}
 		return d.Errf("unknown subdirective %q", name)
 	}
 	return nil

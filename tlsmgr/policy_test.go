@@ -29,6 +29,9 @@ func writePair(t *testing.T, dir string, names ...string) (certFile, keyFile str
 }
 
 func TestParsePolicy(t *testing.T) {
+	t.Setenv("RFC2136_NAMESERVER", "127.0.0.1:53")
+	t.Setenv("RFC2136_TSIG_KEY", "k")
+	t.Setenv("RFC2136_TSIG_SECRET", "c2VjcmV0")
 	dir := t.TempDir()
 	cert, key := writePair(t, dir, "a.casket.test")
 	tests := []struct {
@@ -64,9 +67,9 @@ func TestParsePolicy(t *testing.T) {
 			InsecureDisableSNIMatching: true}},
 		{name: "email with block", src: "tls ops@casket.test {\n key_type ed25519\n}",
 			want: &Policy{Email: "ops@casket.test", KeyType: "ed25519"}},
-		{name: "dns with options", src: "tls {\n dns rfc2136 {\n  nameserver 127.0.0.1:53\n }\n}",
-			want: &Policy{DNSProvider: "rfc2136", DNSOptions: map[string]string{"nameserver": "127.0.0.1:53"}}},
-		{name: "dns bare", src: "tls {\n dns cloudflare\n}", want: &Policy{DNSProvider: "cloudflare"}},
+		{name: "dns with options", src: "tls {\n dns rfc2136 {\n  nameserver 127.0.0.1:53\n  tsig_key k\n  tsig_secret c2VjcmV0\n }\n}",
+			want: &Policy{DNSProvider: "rfc2136", DNSOptions: map[string]string{"nameserver": "127.0.0.1:53", "tsig_key": "k", "tsig_secret": "c2VjcmV0"}}},
+		{name: "dns bare", src: "tls {\n dns rfc2136\n}", want: &Policy{DNSProvider: "rfc2136"}}, // credentials from the environment (set below)
 		{name: "load", src: "tls {\n load " + dir + "\n}", want: &Policy{LoadDirs: []string{dir}}},
 		{name: "clients request no files", src: "tls {\n clients request\n}", want: &Policy{ClientAuth: tls.RequestClientCert, ClientCAFiles: []string{}}},
 		{name: "ca_root", src: "tls {\n ca_root " + cert + "\n}", want: &Policy{CARoot: cert}},

@@ -38,6 +38,9 @@ type Options struct {
 	OCSPResponderURL string
 	// KeyAlgorithm of Pebble's CA: "ecdsa" (default) or "rsa" (needed to fetch the CA keys for OCSP).
 	KeyAlgorithm string
+	// DNSServer is the host:port (TCP and UDP) Pebble resolves names through, e.g. a BIND from
+	// internal/dnstest for DNS-01; empty starts the built-in server answering A 127.0.0.1 for every name.
+	DNSServer string
 }
 
 // Pebble is a running Pebble instance.
@@ -78,7 +81,10 @@ func Start(t testing.TB, opts Options) *Pebble {
 	if validity <= 0 {
 		validity = 90 * 24 * 3600
 	}
-	dnsAddr := startDNS(t)
+	dnsAddr := opts.DNSServer
+	if dnsAddr == "" {
+		dnsAddr = startDNS(t)
+	}
 	listen, mgmt := fmt.Sprintf("127.0.0.1:%d", FreePort(t)), fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	certs := filepath.Join(modDir, "test", "certs")
 	cfg := map[string]any{"pebble": map[string]any{
