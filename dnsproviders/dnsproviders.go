@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
+	"github.com/casketserver/casket/dnsproviders/pdns"
 	"github.com/casketserver/casket/dnsproviders/rfc2136"
 	"github.com/libdns/libdns"
 )
@@ -35,6 +36,7 @@ func wrap[P Provider](f func(dnsconf.Config) (P, error)) Constructor {
 
 // constructors maps each provider name (as written after `dns`) to its constructor.
 var constructors = map[string]Constructor{
+	"pdns":    wrap(pdns.New),
 	"rfc2136": wrap(rfc2136.New),
 }
 

@@ -251,3 +251,34 @@ func waitNoTXT(t *testing.T, addr string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func TestDNSChallengePowerDNS(t *testing.T) {
+	skipShort(t)
+	pdns := dnstest.StartPowerDNS(t)
+	site := newTestSite(t)
+	peb := acmetest.Start(t, acmetest.Options{HTTPPort: site.httpPort, TLSPort: site.tlsPort, DNSServer: pdns.Addr})
+	logs := new(logBuffer)
+	m := site.start(peb, t.TempDir(), func(o *Options) { o.Logger = logs.logger() })
+	m.lookupEnv = func(string) (string, bool) { return "", false }
+	site.policy = &Policy{CA: peb.DirectoryURL, CARoot: peb.DirectoryRootFile, DNSProvider: "pdns",
+		DNSOptions: map[string]string{"api_url": pdns.APIURL, "api_key": pdns.APIKey},
+		DNS:        DNSSettings{Resolvers: []string{pdns.Addr}, TTL: 5 * time.Second, PropagationDelay: 100 * time.Millisecond}}
+	if err := m.Manage(context.Background(), []string{"*.casket.test", "casket.test"}, site.policy); err != nil {
+		t.Fatal(err)
+	}
+	leaf := site.waitCert("www.casket.test", peb.Roots, 60*time.Second)
+	if err := leaf.VerifyHostname("www.casket.test"); err != nil {
+		t.Error(err)
+	}
+	site.waitCert("casket.test", peb.Roots, 60*time.Second)
+	if h, a := site.http01.Load(), site.tlsALPN01.Load(); h != 0 || a != 0 {
+		t.Errorf("http-01 %d and tls-alpn-01 %d challenges answered; the DNS challenge must be exclusive", h, a)
+	}
+	waitNoTXT(t, pdns.Addr)
+	if strings.Contains(logs.String(), pdns.APIKey) {
+		t.Errorf("the PowerDNS API key appears in the log")
+	}
+	if t.Failed() {
+		t.Logf("manager log:\n%s", logs.String())
+	}
+}
