@@ -14,6 +14,7 @@ import (
 	"github.com/casketserver/casket/casketfile"
 	"github.com/casketserver/casket/httpserver"
 	"github.com/casketserver/casket/httpserver/bind"
+	"github.com/casketserver/casket/internal/testutil"
 )
 
 // backend is a real upstream server that answers with its name and remembers the last request.
@@ -154,3 +155,5 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func dispenser(t *testing.T, src string) *casketfile.Dispenser { return testutil.Dispenser(t, src) }
