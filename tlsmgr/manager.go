@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/casketserver/casket/tlsmgr/cluster"
 	"github.com/mholt/acmez/v3"
 	"go.uber.org/zap"
 )
@@ -26,6 +27,9 @@ const LetsEncryptCA = "https://acme-v02.api.letsencrypt.org/directory"
 // Options configure a Manager; they come from Casket's command-line flags.
 type Options struct {
 	StorageDir string // the .casket folder; "" means StoragePath()
+	// Storage holds certificates, keys, accounts, staples and locks instead of a folder: a shared storage
+	// for clustering (see StorageFromEnv). nil means certmagic's FileStorage in StorageDir.
+	Storage certmagic.Storage
 	CA         string // -ca: default ACME directory; "" means LetsEncryptCA
 	Email      string // -email: default ACME account email
 	Agreed     bool   // -agree: the CA's subscriber agreement is accepted
@@ -55,7 +59,7 @@ type Options struct {
 type Manager struct {
 	opts    Options
 	log     *zap.Logger
-	storage *certmagic.FileStorage
+	storage certmagic.Storage
 	cache   *certmagic.Cache
 	base    *policyConfig // the policy of Options alone (sites without a `tls` directive)
 	ctx     context.Context
@@ -119,14 +123,18 @@ func New(opts Options) (*Manager, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
-	if err := prepareStorage(opts.StorageDir); err != nil {
-		return nil, err
+	storage := opts.Storage
+	if storage == nil {
+		if err := prepareStorage(opts.StorageDir); err != nil {
+			return nil, err
+		}
+		storage = &certmagic.FileStorage{Path: opts.StorageDir}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
 		opts:           opts,
 		log:            opts.Logger,
-		storage:        &certmagic.FileStorage{Path: opts.StorageDir},
+		storage:        storage,
 		ctx:            ctx,
 		cancel:         cancel,
 		sem:            make(chan struct{}, maxParallelOrders),
@@ -294,7 +302,7 @@ func (m *Manager) obtainLoop(name string, pc *policyConfig) {
 			return
 		}
 		start := time.Now()
-		err := pc.obtain.ObtainCertSync(m.ctx, name)
+		err := m.obtainFenced(pc, name)
 		if err == nil {
 			_, err = pc.cfg.CacheManagedCertificate(m.ctx, name)
 		}
@@ -317,6 +325,21 @@ func (m *Manager) obtainLoop(name string, pc *policyConfig) {
 			return
 		}
 	}
+}
+
+// obtainFenced obtains a certificate for name and stops the order if the storage reports that this
+// instance lost its lock on the name (see cluster.WithLeaseLost): another instance then owns the order.
+func (m *Manager) obtainFenced(pc *policyConfig, name string) error {
+	ctx, cancel := context.WithCancelCause(m.ctx)
+	defer cancel(nil)
+	ctx = cluster.WithLeaseLost(ctx, func(lock string) {
+		cancel(fmt.Errorf("%w: %s", cluster.ErrLeaseLost, lock))
+	})
+	err := pc.obtain.ObtainCertSync(ctx, name)
+	if err != nil && context.Cause(ctx) != nil && m.ctx.Err() == nil {
+		return fmt.Errorf("%w (order abandoned)", context.Cause(ctx))
+	}
+	return err
 }
 
 // TLSConfig returns a TLS configuration for a listener serving sites under policy p (nil for defaults):
