@@ -27,9 +27,6 @@ const LetsEncryptCA = "https://acme-v02.api.letsencrypt.org/directory"
 // Options configure a Manager; they come from Casket's command-line flags.
 type Options struct {
 	StorageDir string // the .casket folder; "" means StoragePath()
-	// Storage holds certificates, keys, accounts, staples and locks instead of a folder: a shared storage
-	// for clustering (see StorageFromEnv). nil means certmagic's FileStorage in StorageDir.
-	Storage certmagic.Storage
 	CA         string // -ca: default ACME directory; "" means LetsEncryptCA
 	Email      string // -email: default ACME account email
 	Agreed     bool   // -agree: the CA's subscriber agreement is accepted
@@ -50,6 +47,10 @@ type Options struct {
 	RenewInterval, OCSPInterval time.Duration
 
 	Logger *zap.Logger // nil means no logging
+
+	// Storage holds certificates, keys, accounts, staples and locks instead of a folder: a shared storage
+	// for clustering (see StorageFromEnv). nil means certmagic's FileStorage in StorageDir.
+	Storage certmagic.Storage
 
 	watchEvery time.Duration // tests: how often manual certificate files are checked (default 5s)
 }
