@@ -42,7 +42,9 @@ func WithLeaseLost(ctx context.Context, fn func(name string)) context.Context {
 	return context.WithValue(ctx, leaseLostKey{}, fn)
 }
 
-func leaseLostFunc(ctx context.Context) func(string) {
+// LeaseLostFunc returns the function WithLeaseLost attached to ctx, or nil; storages call it when a lock
+// taken with ctx is lost.
+func LeaseLostFunc(ctx context.Context) func(string) {
 	fn, _ := ctx.Value(leaseLostKey{}).(func(string))
 	return fn
 }

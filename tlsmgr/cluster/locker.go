@@ -106,7 +106,7 @@ func (l *Locker) TryLock(ctx context.Context, name string) (bool, error) {
 		return false, err
 	}
 	ls := &lease{
-		name: name, token: token, fence: fence, onLost: leaseLostFunc(ctx),
+		name: name, token: token, fence: fence, onLost: LeaseLostFunc(ctx),
 		stop: make(chan struct{}), done: make(chan struct{}), validUntil: start.Add(l.opts.TTL),
 	}
 	l.mu.Lock()
