@@ -9,6 +9,7 @@ import (
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
 	"github.com/casketserver/casket/dnsproviders/pdns"
 	"github.com/casketserver/casket/dnsproviders/rfc2136"
+	"github.com/casketserver/casket/dnsproviders/route53"
 	"github.com/libdns/libdns"
 )
 
@@ -38,6 +39,7 @@ func wrap[P Provider](f func(dnsconf.Config) (P, error)) Constructor {
 var constructors = map[string]Constructor{
 	"pdns":    wrap(pdns.New),
 	"rfc2136": wrap(rfc2136.New),
+	"route53": wrap(route53.New),
 }
 
 // Lookup returns the constructor of the provider called name.
