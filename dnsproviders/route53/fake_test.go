@@ -28,8 +28,8 @@ type fakeRoute53 struct {
 	t              *testing.T
 	keyID, secret  string
 	mu             sync.Mutex
-	zones          map[string]string                // id → name
-	private        map[string]bool                  // id → private
+	zones          map[string]string               // id → name
+	private        map[string]bool                 // id → private
 	sets           map[string]map[string]*xmlRRSet // id → "name type" → set
 	throttleFirst  bool
 	changes, calls int
@@ -59,9 +59,9 @@ type xmlChangeRequest struct {
 
 func newFakeRoute53(t *testing.T) (*fakeRoute53, *httptest.Server) {
 	f := &fakeRoute53{t: t, keyID: "AKIDCASKETTEST", secret: "casket/secret/key/for/tests",
-		zones:   map[string]string{"Z0PRIVATE": "casket.test.", "Z1PUBLIC": "casket.test.", "Z2OTHER": "other.test."},
-		private: map[string]bool{"Z0PRIVATE": true},
-		sets:    map[string]map[string]*xmlRRSet{"Z0PRIVATE": {}, "Z1PUBLIC": {}, "Z2OTHER": {}},
+		zones:         map[string]string{"Z0PRIVATE": "casket.test.", "Z1PUBLIC": "casket.test.", "Z2OTHER": "other.test."},
+		private:       map[string]bool{"Z0PRIVATE": true},
+		sets:          map[string]map[string]*xmlRRSet{"Z0PRIVATE": {}, "Z1PUBLIC": {}, "Z2OTHER": {}},
 		throttleFirst: true, pageSize: 2}
 	for _, n := range []string{"a", "b", "c", "d", "e"} {
 		f.sets["Z1PUBLIC"][n+".casket.test. A"] = &xmlRRSet{Name: n + ".casket.test.", Type: "A", TTL: 300, ResourceRecords: []xmlRR{{"192.0.2.1"}}}
