@@ -75,6 +75,7 @@ type Manager struct {
 	manual    map[string]*loadedCert // manual pairs, bundles and self-signed sets, by loadedCert.key
 	closed    bool
 	refreshMu sync.Mutex // serializes (re)loading of manual and self-signed certificates
+	od        onDemand   // on-demand TLS sites and limits (ondemand.go)
 
 	// Knobs for tests; New sets production values.
 	retryIntervals []time.Duration
@@ -91,6 +92,7 @@ type policyConfig struct {
 	cfg    *certmagic.Config     // serving, renewal, revocation
 	obtain *certmagic.Config     // first issuance only: same cache and storage, never prompts on stdin
 	issuer *certmagic.ACMEIssuer // the issuer of cfg
+	tmpl   certmagic.Config      // the template of cfg, for on-demand configurations
 	email  string
 
 	mu           sync.Mutex
@@ -353,7 +355,7 @@ func (m *Manager) TLSConfig(p *Policy) *tls.Config {
 		pc = m.base
 	}
 	tc := &tls.Config{
-		GetCertificate: pc.cfg.GetCertificate,
+		GetCertificate: m.getCertificate(pc), // on-demand sites first (ondemand.go)
 		MinVersion:     tls.VersionTLS12,
 	}
 	alpn := []string{"h2", "http/1.1"}
@@ -454,7 +456,7 @@ func (m *Manager) policyConfig(p *Policy) (*policyConfig, error) {
 		OCSP:               certmagic.OCSPConfig{HTTPProxy: http.ProxyFromEnvironment}, // gives OCSP fetches a timeout
 		Logger:             m.log.Named("certmagic"),
 	}
-	pc := &policyConfig{email: email}
+	pc := &policyConfig{email: email, tmpl: tmpl}
 	pc.cfg = certmagic.New(m.cache, tmpl)
 	pc.issuer = certmagic.NewACMEIssuer(pc.cfg, certmagic.ACMEIssuer{
 		CA:                      ca,
@@ -487,6 +489,9 @@ func (m *Manager) configForCert(cert certmagic.Certificate) (*certmagic.Config, 
 		if pc, ok := m.names[strings.ToLower(n)]; ok {
 			return pc.cfg, nil
 		}
+	}
+	if pc := m.onDemandPolicy(cert.Names); pc != nil {
+		return pc.cfg, nil // obtained on demand: renewed in the background like managed ones
 	}
 	if m.base == nil {
 		return nil, errors.New("tls manager is not ready")
