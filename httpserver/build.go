@@ -33,6 +33,13 @@ type Options struct {
 	// reports whether it answered it; automatic HTTPS uses it for ACME HTTP-01 challenges, which must be
 	// answered even for hosts no site serves.
 	Intercept func(w http.ResponseWriter, r *http.Request) bool
+
+	// AutoHTTPS turns on automatic HTTPS in Build once the ports are assigned (https.go, redirect.go):
+	// every site that ServesTLS gets the https scheme and, unless AssignPort set one, a placeholder
+	// TLSConfig that the caller must replace with its certificate manager's before Start; TLS sites
+	// sharing a server name on one listener must agree on their tls settings; and an HTTP→HTTPS
+	// redirect site is added on HTTPPort per TLS host (see redirectSites).
+	AutoHTTPS bool
 }
 
 // Instance is one configuration's set of sites, grouped onto listeners. Build makes it; Start serves
@@ -114,6 +121,11 @@ func Build(blocks []casketfile.ServerBlock, opts Options) (*Instance, error) {
 	}
 	assignPorts(in.sites, opts)
 	errs.add(checkDuplicates(in.sites, opts)...)
+	if opts.AutoHTTPS && errs.join() == nil {
+		redirects, tlsErrs := planHTTPS(in.sites, opts)
+		errs.add(tlsErrs...)
+		in.sites = append(in.sites, redirects...)
+	}
 	if err := errs.join(); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"runtime/debug"
 	"slices"
@@ -153,6 +154,10 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.notServed(w, r)
 		return
 	}
+	if site.sniCheck && !sniMatches(r) {
+		s.misdirected(w, r)
+		return
+	}
 	st = &requestState{}
 	st.orig = *r.URL
 	st.rec.ResponseWriter = w
@@ -268,4 +273,29 @@ func writeStatus(w http.ResponseWriter, status int) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, http.StatusText(status)+"\n")
+}
+
+// sniMatches reports whether the TLS server name of r's connection names the host of its Host header,
+// as sites with client authentication require (a client certificate checked for one site must not be
+// reused for another). Clients send no server name for IP addresses, so an empty one matches an IP host.
+func sniMatches(r *http.Request) bool {
+	if r.TLS == nil {
+		return true
+	}
+	host := requestHost(r.Host)
+	sni := requestHost(r.TLS.ServerName)
+	if sni == "" {
+		_, err := netip.ParseAddr(host)
+		return err == nil
+	}
+	return sni == host
+}
+
+// misdirected answers 403 and closes the connection: the request's Host is not the name its TLS
+// connection was set up for (`tls { clients }` without `insecure_disable_sni_matching`).
+func (s *server) misdirected(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Connection", "close")
+	writeStatus(w, http.StatusForbidden)
+	s.log.Debug("TLS server name does not match Host", zap.String("host", r.Host),
+		zap.String("sni", r.TLS.ServerName), zap.String("remote", r.RemoteAddr))
 }

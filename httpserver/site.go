@@ -33,6 +33,10 @@ type Site struct {
 	// nil; automatic HTTPS (or Options.AssignPort) sets it before Instance.Start.
 	TLSConfig *tls.Config
 
+	// RedirectTo is set on the HTTP→HTTPS redirect sites automatic HTTPS adds (Options.AutoHTTPS): the
+	// TLS site the redirect points to. Such a site answers every request with a redirect.
+	RedirectTo *Site
+
 	// ConfigFile is the Casketfile the site came from, for relative paths and messages.
 	ConfigFile string
 
@@ -42,6 +46,7 @@ type Site struct {
 	label         casketfile.Token // the label the site was built from, for error locations
 	hostDefaulted bool             // Addr.Host came from Options.Host
 	portDefaulted bool             // Addr.Port came from Options.Port
+	sniCheck      bool             // client authentication is on: the Host must equal the TLS server name
 }
 
 // Handler returns the site's compiled middleware chain (nil before Build compiled it).

@@ -12,9 +12,10 @@ import (
 	"github.com/casketserver/casket/httpserver/fileserver"
 )
 
-// build parses src and sets up every site, binding nothing: it is all that -validate runs.
-// Parse warnings go to the process log and to warn (stderr), where -validate users see them.
-func build(c *config, src source, logger *zap.Logger, warn io.Writer) (*httpserver.Instance, error) {
+// build parses src and sets up every site, binding nothing and contacting no CA: it is all that -validate
+// runs. Parse warnings go to the process log and to warn (stderr), where -validate users see them. The
+// returned autoHTTPS has no certificate manager yet: serve calls its prepare and manage around Start.
+func build(c *config, src source, logger *zap.Logger, warn io.Writer) (*httpserver.Instance, *autoHTTPS, error) {
 	blocks, err := casketfile.ParseWithOptions(src.Name, src.Body, casketfile.ParseOptions{
 		Warn: func(msg string) {
 			logger.Warn("casketfile", zap.String("warning", msg))
@@ -22,9 +23,10 @@ func build(c *config, src source, logger *zap.Logger, warn io.Writer) (*httpserv
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return httpserver.Build(blocks, httpserver.Options{
+	https := &autoHTTPS{c: c, log: logger}
+	in, err := httpserver.Build(blocks, httpserver.Options{
 		Host:         c.Host,
 		Port:         c.Port,
 		Root:         c.Root,
@@ -35,7 +37,14 @@ func build(c *config, src source, logger *zap.Logger, warn io.Writer) (*httpserv
 		ConfigFile:   src.Path,
 		Logger:       logger,
 		DisableHTTP2: !c.HTTP2,
+		AutoHTTPS:    true,
+		AssignPort:   assignPort(c),
+		Intercept:    https.intercept,
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return in, https, nil
 }
 
 // runFmt prints the loaded Casketfile in canonical form (-fmt).

@@ -97,20 +97,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		_ = closeLog.Close()
 	}()
 
+	store := &certStorage{}
+	defer store.close(logger)
+	if c.Revoke != "" {
+		return runRevoke(c, store, logger, stdout, stderr)
+	}
+
 	src, err := ld.load()
 	if err != nil {
 		fmt.Fprintf(stderr, "casket: %v\n", err)
 		return exitStartup
 	}
 	if c.Validate {
-		if _, err := build(c, src, logger, stderr); err != nil {
+		if _, _, err := build(c, src, logger, stderr); err != nil {
 			printErrors(stderr, err)
 			return exitStartup
 		}
 		fmt.Fprintln(stdout, "Casketfile is valid")
 		return exitOK
 	}
-	return serve(ctx, c, ld, src, logger, stdout, stderr)
+	return serve(ctx, c, ld, src, logger, stdout, stderr, store)
 }
 
 // checkUnavailable rejects flags whose feature has not been built yet, rather than ignoring them.
@@ -118,8 +124,6 @@ func checkUnavailable(c *config) error {
 	switch {
 	case c.Type != "http":
 		return fmt.Errorf("unknown server type %q: only \"http\" is built", c.Type)
-	case c.Revoke != "":
-		return errors.New("-revoke is not available yet in this build")
 	case c.QUIC:
 		return errors.New("-quic is not available yet in this build")
 	}

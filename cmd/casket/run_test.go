@@ -252,6 +252,7 @@ func TestRunExitCodes(t *testing.T) {
 	if err := os.WriteFile(envfile, []byte("NOPE\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv("CASKETPATH", filepath.Join(dir, "casket"))
 	tests := []struct {
 		name       string
 		args       []string
@@ -263,7 +264,7 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "plugins", args: []string{"-plugins"}, want: 0, wantStdout: "Storage backends:\n  file"},
 		{name: "help", args: []string{"-h"}, want: 0},
 		{name: "bad flag", args: []string{"-nope"}, want: 2, wantStderr: "unknown flag"},
-		{name: "revoke not yet", args: []string{"-revoke", "example.com"}, want: 1, wantStderr: "not available yet"},
+		{name: "revoke unmanaged", args: []string{"-revoke", "example.com"}, want: 1, wantStderr: `"example.com" is not a managed certificate`},
 		{name: "quic not yet", args: []string{"-quic"}, want: 1, wantStderr: "not available yet"},
 		{name: "unknown type", args: []string{"-type", "dns"}, want: 1, wantStderr: "unknown server type"},
 		{name: "bad cpu", args: []string{"-cpu", "0"}, want: 1, wantStderr: "invalid -cpu"},

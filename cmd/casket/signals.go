@@ -27,31 +27,46 @@ type server struct {
 	stderr io.Writer
 
 	pool     *httpserver.ListenerPool
+	store    *certStorage // certificate storage shared by the instances' certificate managers
 	in       *httpserver.Instance
+	https    *autoHTTPS // the certificate manager of in
 	draining sync.WaitGroup
 }
 
 // serve builds and starts the first instance, then handles signals until the process should exit
 // (features.md §1.3): USR1 reloads with rollback, TERM and the first INT stop gracefully within -grace, a
 // second INT exits 2 at once, QUIT exits 0 at once, HUP is ignored. Cancelling ctx acts like TERM.
-func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.Logger, stdout, stderr io.Writer) int {
+func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.Logger, stdout, stderr io.Writer,
+	store *certStorage) int {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, handledSignals...)
 	defer signal.Stop(sigs)
 
-	s := &server{c: c, ld: ld, first: src, logger: logger, stderr: stderr, pool: httpserver.NewListenerPool()}
+	s := &server{c: c, ld: ld, first: src, logger: logger, stderr: stderr, pool: httpserver.NewListenerPool(), store: store}
 	defer s.pool.Close()
 
-	in, err := build(c, src, logger, stderr)
+	in, https, err := build(c, src, logger, stderr)
 	if err != nil {
 		printErrors(stderr, err)
 		return exitStartup
 	}
+	if err := https.prepare(in, store); err != nil {
+		fmt.Fprintf(stderr, "casket: %v\n", err)
+		return exitStartup
+	}
 	if err := in.Start(ctx, s.pool); err != nil {
+		https.close()
 		fmt.Fprintf(stderr, "casket: starting server: %v\n", err)
 		return exitStartup
 	}
-	s.in = in
+	s.in, s.https = in, https
+	// Certificates are managed once the listeners are up, so the CA's challenges reach them. Stored
+	// certificates are loaded before manage returns; missing ones are obtained in the background.
+	if err := https.manage(ctx, in); err != nil {
+		fmt.Fprintf(stderr, "casket: %v\n", err)
+		s.stopNow()
+		return exitStartup
+	}
 	if c.PidFile != "" {
 		if err := writePidFile(c.PidFile); err != nil {
 			fmt.Fprintf(stderr, "casket: %v\n", err)
@@ -96,17 +111,29 @@ func (s *server) reload(ctx context.Context) {
 			return
 		}
 	}
-	next, err := build(s.c, src, s.logger, s.stderr)
+	next, nextHTTPS, err := build(s.c, src, s.logger, s.stderr)
 	if err != nil {
 		s.reloadFailed(err)
 		return
 	}
+	if err := nextHTTPS.prepare(next, s.store); err != nil {
+		s.reloadFailed(err)
+		return
+	}
+	// The old instance still holds the sockets, so challenges reach a listener already: load stored
+	// certificates before the new instance takes connections, so no handshake finds it without them.
+	if err := nextHTTPS.manage(ctx, next); err != nil {
+		nextHTTPS.close()
+		s.reloadFailed(err)
+		return
+	}
 	if err := next.Start(ctx, s.pool); err != nil {
+		nextHTTPS.close()
 		s.reloadFailed(fmt.Errorf("starting new configuration: %w", err))
 		return
 	}
-	old := s.in
-	s.in = next
+	old, oldHTTPS := s.in, s.https
+	s.in, s.https = next, nextHTTPS
 	s.draining.Add(1)
 	go func() {
 		defer s.draining.Done()
@@ -115,6 +142,7 @@ func (s *server) reload(ctx context.Context) {
 		if err := old.Stop(stopCtx); err != nil {
 			s.logger.Warn("stopping previous configuration", zap.Error(err))
 		}
+		oldHTTPS.close() // after its instance stopped: no handshake needs it anymore
 	}()
 	s.logger.Info("reloaded", zap.String("config", src.Name), zap.Int("sites", len(next.Sites())),
 		zap.Duration("took", time.Since(start)))
@@ -142,6 +170,7 @@ func (s *server) shutdown(sigs <-chan os.Signal, why string) int {
 		defer cancel()
 		err := s.in.Stop(ctx)
 		s.draining.Wait()
+		s.https.close()
 		done <- err
 	}()
 	for {
@@ -174,6 +203,7 @@ func (s *server) stopNow() {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = s.in.Stop(ctx)
+	s.https.close()
 }
 
 // printSites writes the start-up banner (unless quiet) and then one line per site address.
