@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/casketserver/casket/dnsproviders/cloudflare"
+	"github.com/casketserver/casket/dnsproviders/digitalocean"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
 	"github.com/casketserver/casket/dnsproviders/pdns"
 	"github.com/casketserver/casket/dnsproviders/rfc2136"
@@ -38,10 +39,11 @@ func wrap[P Provider](f func(dnsconf.Config) (P, error)) Constructor {
 
 // constructors maps each provider name (as written after `dns`) to its constructor.
 var constructors = map[string]Constructor{
-	"cloudflare": wrap(cloudflare.New),
-	"pdns":       wrap(pdns.New),
-	"rfc2136":    wrap(rfc2136.New),
-	"route53":    wrap(route53.New),
+	"cloudflare":   wrap(cloudflare.New),
+	"digitalocean": wrap(digitalocean.New),
+	"pdns":         wrap(pdns.New),
+	"rfc2136":      wrap(rfc2136.New),
+	"route53":      wrap(route53.New),
 }
 
 // Lookup returns the constructor of the provider called name.
