@@ -96,10 +96,7 @@ func (m *Manager) EnableOnDemand(patterns []string, p *Policy) error {
 	od.mu.Lock()
 	defer od.mu.Unlock()
 	if od.client == nil {
-		od.client = &http.Client{
-			Transport:     http.DefaultTransport.(*http.Transport).Clone(),
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		od.client = newAskClient()
 		od.groups = make(map[string]*odGroup)
 		od.counts = make(map[string]*certCounter)
 	}

@@ -42,3 +42,12 @@ func (g *odGroup) askAllowed(ctx context.Context, name, ip string) error {
 	}
 	return nil
 }
+
+// newAskClient returns the HTTP client for `ask` requests: it does not follow redirects (a 3xx answer is
+// not 200, so it denies).
+func newAskClient() *http.Client {
+	return &http.Client{
+		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
