@@ -9,6 +9,8 @@ import (
 	"github.com/casketserver/casket/dnsproviders/cloudflare"
 	"github.com/casketserver/casket/dnsproviders/digitalocean"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
+	"github.com/casketserver/casket/dnsproviders/gandi"
+	"github.com/casketserver/casket/dnsproviders/gandiv5"
 	"github.com/casketserver/casket/dnsproviders/pdns"
 	"github.com/casketserver/casket/dnsproviders/rfc2136"
 	"github.com/casketserver/casket/dnsproviders/route53"
@@ -41,6 +43,8 @@ func wrap[P Provider](f func(dnsconf.Config) (P, error)) Constructor {
 var constructors = map[string]Constructor{
 	"cloudflare":   wrap(cloudflare.New),
 	"digitalocean": wrap(digitalocean.New),
+	"gandi":        wrap(gandi.New),
+	"gandiv5":      wrap(gandiv5.New),
 	"pdns":         wrap(pdns.New),
 	"rfc2136":      wrap(rfc2136.New),
 	"route53":      wrap(route53.New),
