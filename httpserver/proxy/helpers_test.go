@@ -157,3 +157,26 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 }
 
 func dispenser(t *testing.T, src string) *casketfile.Dispenser { return testutil.Dispenser(t, src) }
+
+// benchSite is site for benchmarks; stop ends the server.
+func benchSite(b *testing.B, src string) (string, func()) {
+	blocks, err := casketfile.Parse("Casketfile", []byte("127.0.0.1:0 {\n\tbind 127.0.0.1\n"+src+"\n}"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	dirs := []httpserver.Directive{{Name: "bind", Setup: bind.Setup}, {Name: "proxy", Setup: Setup}}
+	in, err := httpserver.Build(blocks, httpserver.Options{Directives: dirs})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pool := httpserver.NewListenerPool()
+	if err := in.Start(context.Background(), pool); err != nil {
+		b.Fatal(err)
+	}
+	return "http://" + in.ListenerAddrs()[0].String(), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = in.Stop(ctx)
+		_ = pool.Close()
+	}
+}
