@@ -11,6 +11,7 @@ import (
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
 	"github.com/casketserver/casket/dnsproviders/gandi"
 	"github.com/casketserver/casket/dnsproviders/gandiv5"
+	"github.com/casketserver/casket/dnsproviders/googlecloud"
 	"github.com/casketserver/casket/dnsproviders/pdns"
 	"github.com/casketserver/casket/dnsproviders/rfc2136"
 	"github.com/casketserver/casket/dnsproviders/route53"
@@ -45,6 +46,7 @@ var constructors = map[string]Constructor{
 	"digitalocean": wrap(digitalocean.New),
 	"gandi":        wrap(gandi.New),
 	"gandiv5":      wrap(gandiv5.New),
+	"googlecloud":  wrap(googlecloud.New),
 	"pdns":         wrap(pdns.New),
 	"rfc2136":      wrap(rfc2136.New),
 	"route53":      wrap(route53.New),

@@ -1,0 +1,311 @@
+// Package googlecloud manages DNS records in Google Cloud DNS (API v1, google.golang.org/api/dns/v1)
+// with a service account key (GCE_SERVICE_ACCOUNT_FILE or GOOGLE_APPLICATION_CREDENTIALS, or its JSON in
+// GCE_SERVICE_ACCOUNT) or, without one, Application Default Credentials. Record sets are changed with
+// Changes (deletions must match the current set exactly), and each change is awaited until "done".
+package googlecloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/casketserver/casket/dnsproviders/dnsconf"
+	"github.com/casketserver/casket/dnsproviders/internal/recs"
+	"github.com/libdns/libdns"
+	gdns "google.golang.org/api/dns/v1"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
+)
+
+// Provider manages the managed zones of one project.
+type Provider struct {
+	Project         string
+	CredentialsJSON []byte // a service account key; nil means Application Default Credentials
+	Endpoint        string // a different API endpoint (tests)
+	HTTP            *http.Client
+	MinWait         time.Duration // first backoff after 429 (tests); 0 means 1 s
+
+	once  sync.Once
+	svc   *gdns.Service
+	err   error
+	mu    sync.Mutex // serializes read-modify-write of record sets
+	zones sync.Map   // zone name → managed zone name
+}
+
+// New builds a Provider from the `dns googlecloud` block and GCE_* / GOOGLE_APPLICATION_CREDENTIALS.
+func New(c dnsconf.Config) (*Provider, error) {
+	r := c.Reader()
+	p := &Provider{Project: r.Optional("project", "", "GCE_PROJECT", "GOOGLE_CLOUD_PROJECT")}
+	if js := r.Optional("service_account", "", "GCE_SERVICE_ACCOUNT"); js != "" {
+		p.CredentialsJSON = []byte(js)
+	} else if file := r.Optional("service_account_file", "", "GCE_SERVICE_ACCOUNT_FILE", "GOOGLE_APPLICATION_CREDENTIALS"); file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			r.Invalid("GCE_SERVICE_ACCOUNT_FILE", "cannot read the key file: "+errors.Unwrap(err).Error())
+		}
+		p.CredentialsJSON = data
+	}
+	if p.CredentialsJSON != nil {
+		var key struct {
+			Type      string `json:"type"`
+			ProjectID string `json:"project_id"`
+		}
+		if err := json.Unmarshal(p.CredentialsJSON, &key); err != nil || key.Type != "service_account" {
+			r.Invalid("GCE_SERVICE_ACCOUNT_FILE", "not a service account key (JSON with \"type\": \"service_account\")")
+		} else if p.Project == "" {
+			p.Project = key.ProjectID
+		}
+	}
+	if p.Project == "" {
+		r.Required("project", "GCE_PROJECT")
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Provider) service(ctx context.Context) (*gdns.Service, error) {
+	p.once.Do(func() {
+		opts := []option.ClientOption{option.WithScopes(gdns.NdevClouddnsReadwriteScope)}
+		if p.CredentialsJSON != nil {
+			opts = append(opts, option.WithAuthCredentialsJSON(option.ServiceAccount, p.CredentialsJSON))
+		}
+		if p.Endpoint != "" {
+			opts = append(opts, option.WithEndpoint(p.Endpoint))
+		}
+		if p.HTTP != nil {
+			opts = append(opts, option.WithHTTPClient(p.HTTP))
+		}
+		p.svc, p.err = gdns.NewService(context.WithoutCancel(ctx), opts...)
+		if p.err != nil {
+			p.err = fmt.Errorf("googlecloud: %w", p.err)
+		}
+	})
+	return p.svc, p.err
+}
+
+// managedZone finds the public managed zone whose DNS name is zone.
+func (p *Provider) managedZone(ctx context.Context, svc *gdns.Service, zone string) (string, error) {
+	want := strings.ToLower(recs.Zone(zone))
+	if v, ok := p.zones.Load(want); ok {
+		return v.(string), nil
+	}
+	var found string
+	err := svc.ManagedZones.List(p.Project).DnsName(want).Pages(ctx, func(page *gdns.ManagedZonesListResponse) error {
+		for _, z := range page.ManagedZones {
+			if strings.EqualFold(z.DnsName, want) && (found == "" || z.Visibility != "private") {
+				found = z.Name
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("googlecloud: finding the managed zone for %s: %w", zone, err)
+	}
+	if found == "" {
+		return "", fmt.Errorf("googlecloud: no managed zone for %s in project %s", zone, p.Project)
+	}
+	p.zones.Store(want, found)
+	return found, nil
+}
+
+func (p *Provider) sets(ctx context.Context, svc *gdns.Service, mz, name, typ string) ([]*gdns.ResourceRecordSet, error) {
+	var out []*gdns.ResourceRecordSet
+	call := svc.ResourceRecordSets.List(p.Project, mz)
+	if name != "" {
+		call = call.Name(name).Type(typ)
+	}
+	err := call.Pages(ctx, func(page *gdns.ResourceRecordSetsListResponse) error {
+		out = append(out, page.Rrsets...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("googlecloud: listing records: %w", err)
+	}
+	return out, nil
+}
+
+// change submits c (retrying 429 and 5xx replies) and waits until it is done.
+func (p *Provider) change(ctx context.Context, svc *gdns.Service, mz string, c *gdns.Change) error {
+	wait := p.MinWait
+	if wait == 0 {
+		wait = time.Second
+	}
+	var done *gdns.Change
+	for attempt := 0; ; attempt++ {
+		var err error
+		done, err = svc.Changes.Create(p.Project, mz, c).Context(ctx).Do()
+		var ge *googleapi.Error
+		if err != nil && errors.As(err, &ge) && (ge.Code == 429 || ge.Code >= 500) && attempt < 4 {
+			if err := sleep(ctx, wait); err != nil {
+				return err
+			}
+			wait *= 2
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("googlecloud: changing records: %w", err)
+		}
+		break
+	}
+	for done.Status != "done" {
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+		var err error
+		if done, err = svc.Changes.Get(p.Project, mz, done.Id).Context(ctx).Do(); err != nil {
+			return fmt.Errorf("googlecloud: waiting for change: %w", err)
+		}
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func toLibdns(zone string, s *gdns.ResourceRecordSet, v string) libdns.Record {
+	if s.Type == "TXT" {
+		v = recs.UnquoteTXT(v)
+	}
+	return recs.Typed(libdns.RR{Name: recs.Relative(s.Name, zone), TTL: time.Duration(s.Ttl) * time.Second, Type: s.Type, Data: v})
+}
+
+// GetRecords returns every record of the zone.
+func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
+	svc, err := p.service(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mz, err := p.managedZone(ctx, svc, zone)
+	if err != nil {
+		return nil, err
+	}
+	all, err := p.sets(ctx, svc, mz, "", "")
+	if err != nil {
+		return nil, err
+	}
+	var out []libdns.Record
+	for _, s := range all {
+		for _, v := range s.Rrdatas {
+			out = append(out, toLibdns(zone, s, v))
+		}
+	}
+	return out, nil
+}
+
+// AppendRecords adds the records to their sets: one change deleting each current set and adding it back
+// with the new values.
+func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.Record) ([]libdns.Record, error) {
+	return p.modify(ctx, zone, in, true)
+}
+
+// DeleteRecords removes the matching values: one change deleting each affected set and adding back
+// what remains.
+func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.Record) ([]libdns.Record, error) {
+	return p.modify(ctx, zone, in, false)
+}
+
+func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, add bool) ([]libdns.Record, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	svc, err := p.service(ctx)
+	if err != nil {
+		return nil, err
+	}
+	mz, err := p.managedZone(ctx, svc, zone)
+	if err != nil {
+		return nil, err
+	}
+	type pair struct{ old, new *gdns.ResourceRecordSet }
+	sets := map[string]*pair{}
+	var order []string
+	var out []libdns.Record
+	for _, rec := range in {
+		rr := rec.RR()
+		name, typ := recs.FQDN(rr.Name, zone), strings.ToUpper(rr.Type)
+		if typ == "" {
+			return nil, errors.New("googlecloud: a record type is needed")
+		}
+		key := name + " " + typ
+		ps, ok := sets[key]
+		if !ok {
+			cur, err := p.sets(ctx, svc, mz, name, typ)
+			if err != nil {
+				return nil, err
+			}
+			ps = &pair{new: &gdns.ResourceRecordSet{Name: name, Type: typ}}
+			for _, s := range cur {
+				if strings.EqualFold(s.Name, name) && s.Type == typ {
+					ps.old = s
+					ps.new.Ttl, ps.new.Rrdatas = s.Ttl, append([]string(nil), s.Rrdatas...)
+				}
+			}
+			sets[key] = ps
+			order = append(order, key)
+		}
+		if add {
+			v := rr.Data
+			if typ == "TXT" {
+				v = recs.QuoteTXT(v)
+			}
+			ps.new.Ttl = int64(recs.TTLSeconds(rr.TTL, 1))
+			if rr.TTL == 0 {
+				ps.new.Ttl = 300
+			}
+			ps.new.Rrdatas = append(ps.new.Rrdatas, v)
+			out = append(out, toLibdns(zone, ps.new, v))
+			continue
+		}
+		var keep []string
+		for _, v := range ps.new.Rrdatas {
+			have := toLibdns(zone, ps.new, v)
+			if recs.Matches(rr, have.RR(), zone) {
+				out = append(out, have)
+			} else {
+				keep = append(keep, v)
+			}
+		}
+		ps.new.Rrdatas = keep
+	}
+	c := &gdns.Change{}
+	for _, k := range order {
+		ps := sets[k]
+		if ps.old != nil && len(ps.old.Rrdatas) == len(ps.new.Rrdatas) && ps.old.Ttl == ps.new.Ttl {
+			continue // unchanged
+		}
+		if ps.old != nil {
+			c.Deletions = append(c.Deletions, ps.old)
+		}
+		if len(ps.new.Rrdatas) > 0 {
+			c.Additions = append(c.Additions, ps.new)
+		}
+	}
+	if len(c.Additions)+len(c.Deletions) == 0 {
+		return out, nil
+	}
+	if err := p.change(ctx, svc, mz, c); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+var (
+	_ libdns.RecordAppender = (*Provider)(nil)
+	_ libdns.RecordDeleter  = (*Provider)(nil)
+	_ libdns.RecordGetter   = (*Provider)(nil)
+)
