@@ -108,7 +108,12 @@ func odPolicy(p *acmetest.Pebble, maxCerts int, ask string) *Policy {
 
 // handshake connects with SNI name and returns the verified leaf certificate.
 func (s *odSite) handshake(name string, roots *x509.CertPool) (*x509.Certificate, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second}
+	return s.handshakeWithin(name, roots, 5*time.Second)
+}
+
+// handshakeWithin is handshake with a timeout for connecting and handshaking.
+func (s *odSite) handshakeWithin(name string, roots *x509.CertPool, timeout time.Duration) (*x509.Certificate, error) {
+	d := &net.Dialer{Timeout: timeout}
 	conn, err := tls.DialWithDialer(d, "tcp", fmt.Sprintf("127.0.0.1:%d", s.tlsPort),
 		&tls.Config{ServerName: name, RootCAs: roots, NextProtos: []string{"http/1.1"}})
 	if err != nil {
