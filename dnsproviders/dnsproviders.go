@@ -12,6 +12,7 @@ import (
 	"github.com/casketserver/casket/dnsproviders/gandi"
 	"github.com/casketserver/casket/dnsproviders/gandiv5"
 	"github.com/casketserver/casket/dnsproviders/googlecloud"
+	"github.com/casketserver/casket/dnsproviders/lightsail"
 	"github.com/casketserver/casket/dnsproviders/pdns"
 	"github.com/casketserver/casket/dnsproviders/rfc2136"
 	"github.com/casketserver/casket/dnsproviders/route53"
@@ -47,6 +48,7 @@ var constructors = map[string]Constructor{
 	"gandi":        wrap(gandi.New),
 	"gandiv5":      wrap(gandiv5.New),
 	"googlecloud":  wrap(googlecloud.New),
+	"lightsail":    wrap(lightsail.New),
 	"pdns":         wrap(pdns.New),
 	"rfc2136":      wrap(rfc2136.New),
 	"route53":      wrap(route53.New),

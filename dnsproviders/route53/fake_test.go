@@ -1,10 +1,6 @@
 package route53
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -16,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/casketserver/casket/dnsproviders/internal/awstest"
 )
 
 // fakeRoute53 follows the Route 53 REST API, version 2013-04-01: every request must carry a SigV4
@@ -90,44 +85,7 @@ func (f *fakeRoute53) reply(w http.ResponseWriter, v any) {
 
 // verify checks the SigV4 signature by signing the same request again with the SDK's signer.
 func (f *fakeRoute53) verify(r *http.Request, body []byte) error {
-	auth := r.Header.Get("Authorization")
-	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential="+f.keyID+"/") {
-		return fmt.Errorf("unknown credential in %q", strings.SplitN(auth, ",", 2)[0])
-	}
-	var signed []string
-	for _, part := range strings.Split(auth, ", ") {
-		if v, ok := strings.CutPrefix(part, "SignedHeaders="); ok {
-			signed = strings.Split(v, ";")
-		}
-	}
-	sum := sha256.Sum256(body)
-	hash := hex.EncodeToString(sum[:])
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != hash {
-		return fmt.Errorf("payload hash mismatch")
-	}
-	when, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
-	if err != nil {
-		return fmt.Errorf("bad X-Amz-Date")
-	}
-	again, _ := http.NewRequest(r.Method, "http://"+r.Host+r.URL.RequestURI(), bytes.NewReader(body))
-	again.Header = http.Header{}
-	for _, h := range signed {
-		switch h {
-		case "host":
-		case "content-length":
-			again.ContentLength = int64(len(body))
-		default:
-			again.Header[http.CanonicalHeaderKey(h)] = r.Header.Values(h)
-		}
-	}
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: f.keyID, SecretAccessKey: f.secret},
-		again, hash, "route53", "us-east-1", when); err != nil {
-		return err
-	}
-	if again.Header.Get("Authorization") != auth {
-		return fmt.Errorf("signature does not match")
-	}
-	return nil
+	return awstest.VerifySigV4(r, body, f.keyID, f.secret, "route53", "us-east-1")
 }
 
 func (f *fakeRoute53) ServeHTTP(w http.ResponseWriter, r *http.Request) {

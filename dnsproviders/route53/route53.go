@@ -13,22 +13,19 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
 	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
+	"github.com/casketserver/casket/dnsproviders/internal/awsconf"
 	"github.com/casketserver/casket/dnsproviders/internal/recs"
 	"github.com/libdns/libdns"
 )
 
 // Provider manages records in the hosted zones of one AWS account.
 type Provider struct {
-	AccessKeyID, SecretAccessKey, SessionToken string // empty: the SDK's default credential chain
-	Profile                                    string // AWS_PROFILE, for the default chain
-	Region                                     string // signing region; us-east-1 when empty
-	HostedZoneID                               string // skip the zone lookup
-	Endpoint                                   string // a different API endpoint (tests, FIPS)
+	awsconf.Credentials        // empty: the SDK's default credential chain
+	HostedZoneID        string // skip the zone lookup
+	Endpoint            string // a different API endpoint (tests, FIPS)
 	// WaitForSync waits until Route 53 reports a change INSYNC (at most MaxWait, default 2 minutes).
 	WaitForSync bool
 	MaxWait     time.Duration
@@ -45,27 +42,15 @@ type Provider struct {
 func New(c dnsconf.Config) (*Provider, error) {
 	r := c.Reader()
 	p := &Provider{
-		AccessKeyID:     r.Optional("access_key_id", "", "AWS_ACCESS_KEY_ID"),
-		SecretAccessKey: r.Optional("secret_access_key", "", "AWS_SECRET_ACCESS_KEY"),
-		SessionToken:    r.Optional("session_token", "", "AWS_SESSION_TOKEN"),
-		Profile:         r.Optional("profile", "", "AWS_PROFILE"),
-		Region:          r.Optional("region", "us-east-1", "AWS_REGION"),
-		HostedZoneID:    r.Optional("hosted_zone_id", "", "AWS_HOSTED_ZONE_ID"),
-		Endpoint:        r.Optional("endpoint", "", "AWS_ENDPOINT_URL_ROUTE_53"),
+		Credentials:  awsconf.Read(r, "us-east-1"),
+		HostedZoneID: r.Optional("hosted_zone_id", "", "AWS_HOSTED_ZONE_ID"),
+		Endpoint:     r.Optional("endpoint", "", "AWS_ENDPOINT_URL_ROUTE_53"),
 	}
 	wait := r.Optional("wait_for_sync", "true", "AWS_WAIT_FOR_SYNC")
 	if b, err := strconv.ParseBool(wait); err == nil {
 		p.WaitForSync = b
 	} else {
 		r.Invalid("wait_for_sync", "expected true or false")
-	}
-	if (p.AccessKeyID == "") != (p.SecretAccessKey == "") {
-		r.Required("", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") // reports the missing half
-		if p.AccessKeyID == "" {
-			r.Required("access_key_id", "AWS_ACCESS_KEY_ID")
-		} else {
-			r.Required("secret_access_key", "AWS_SECRET_ACCESS_KEY")
-		}
 	}
 	if err := r.Err(); err != nil {
 		return nil, err
@@ -75,16 +60,9 @@ func New(c dnsconf.Config) (*Provider, error) {
 
 func (p *Provider) api(ctx context.Context) (*r53.Client, error) {
 	p.once.Do(func() {
-		var opts []func(*config.LoadOptions) error
-		opts = append(opts, config.WithRegion(p.Region))
-		if p.AccessKeyID != "" {
-			opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, p.SessionToken)))
-		} else if p.Profile != "" {
-			opts = append(opts, config.WithSharedConfigProfile(p.Profile))
-		}
-		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		cfg, err := p.Credentials.Load(ctx, "route53")
 		if err != nil {
-			p.err = fmt.Errorf("route53: loading AWS configuration: %w", err)
+			p.err = err
 			return
 		}
 		p.client = r53.NewFromConfig(cfg, func(o *r53.Options) {

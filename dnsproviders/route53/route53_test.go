@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/casketserver/casket/dnsproviders/conformance"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
+	"github.com/casketserver/casket/dnsproviders/internal/awsconf"
 	"github.com/libdns/libdns"
 )
 
@@ -20,7 +21,7 @@ func fastRetries() aws.Retryer {
 }
 
 func testProvider(f *fakeRoute53, url string) *Provider {
-	return &Provider{AccessKeyID: f.keyID, SecretAccessKey: f.secret, Region: "us-east-1", Endpoint: url,
+	return &Provider{Credentials: awsconf.Credentials{AccessKeyID: f.keyID, SecretAccessKey: f.secret, Region: "us-east-1"}, Endpoint: url,
 		WaitForSync: true, retryer: fastRetries}
 }
 
