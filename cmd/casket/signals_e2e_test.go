@@ -209,7 +209,14 @@ func TestE2EGracefulStop(t *testing.T) {
 	p := startCasket(t, e, "127.0.0.1:"+port, "-conf", "slow.Casketfile", "-grace", "20s", "-pidfile", pid,
 		"-log", logFile, "--log-format", "json")
 
-	b, err := os.ReadFile(pid)
+	// The pidfile is written right after the listeners are up, so give it a moment.
+	var b []byte
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, err = os.ReadFile(pid); err == nil && len(b) > 0 {
+			break
+		}
+	}
 	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(p.cmd.Process.Pid) {
 		t.Fatalf("pidfile = %q (%v), want %d", b, err, p.cmd.Process.Pid)
 	}
