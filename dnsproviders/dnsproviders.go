@@ -6,6 +6,7 @@ package dnsproviders
 import (
 	"sort"
 
+	"github.com/casketserver/casket/dnsproviders/auroradns"
 	"github.com/casketserver/casket/dnsproviders/cloudflare"
 	"github.com/casketserver/casket/dnsproviders/digitalocean"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
@@ -43,6 +44,7 @@ func wrap[P Provider](f func(dnsconf.Config) (P, error)) Constructor {
 
 // constructors maps each provider name (as written after `dns`) to its constructor.
 var constructors = map[string]Constructor{
+	"auroradns":    wrap(auroradns.New),
 	"cloudflare":   wrap(cloudflare.New),
 	"digitalocean": wrap(digitalocean.New),
 	"gandi":        wrap(gandi.New),
