@@ -39,6 +39,10 @@ func (m *Manager) Revoke(ctx context.Context, name string) error {
 		ctx, cancel = context.WithTimeout(ctx, m.opts.CATimeout)
 		defer cancel()
 	}
+	// PreCheck picks the account email (the configured one, else the most recent account in storage), as
+	// before an order; without it a fresh process would revoke with a new, unrelated account. Its error
+	// only concerns issuing for name, not revoking, so it is ignored.
+	_ = found.issuer.PreCheck(ctx, []string{name}, false)
 	if err := found.cfg.RevokeCert(ctx, name, acme.ReasonUnspecified, false); err != nil {
 		return fmt.Errorf("revoking certificate for %q: %w", name, err)
 	}
