@@ -68,20 +68,20 @@ func TestPostgresDSN(t *testing.T) {
 // functions to take it down and bring it back (nil for file).
 type clusterBackend struct {
 	name        string
-	start       func(t *testing.T) (env map[string]string, stop, restart func())
+	start       func(t testing.TB) (env map[string]string, stop, restart func())
 	needsServer bool
 }
 
 var clusterBackends = []clusterBackend{
-	{name: "file", start: func(t *testing.T) (map[string]string, func(), func()) {
+	{name: "file", start: func(t testing.TB) (map[string]string, func(), func()) {
 		return map[string]string{"CASKET_CLUSTERING": "file"}, nil, nil
 	}},
-	{name: "redis", start: func(t *testing.T) (map[string]string, func(), func()) {
+	{name: "redis", start: func(t testing.TB) (map[string]string, func(), func()) {
 		r := servicetest.StartRedis(t)
 		return map[string]string{"CASKET_CLUSTERING": "redis", "CASKET_CLUSTERING_REDIS_HOST": r.Host,
 			"CASKET_CLUSTERING_REDIS_PORT": fmt.Sprint(r.Port)}, r.Stop, r.Start
 	}},
-	{name: "postgres", start: func(t *testing.T) (map[string]string, func(), func()) {
+	{name: "postgres", start: func(t testing.TB) (map[string]string, func(), func()) {
 		p := servicetest.StartPostgres(t)
 		return map[string]string{"CASKET_CLUSTERING": "postgres", "CASKET_CLUSTERING_POSTGRES_DSN": p.DSN}, p.Stop, p.Start
 	}},
