@@ -14,6 +14,7 @@ import (
 	"github.com/casketserver/casket/dnsproviders/gandiv5"
 	"github.com/casketserver/casket/dnsproviders/googlecloud"
 	"github.com/casketserver/casket/dnsproviders/lightsail"
+	"github.com/casketserver/casket/dnsproviders/otc"
 	"github.com/casketserver/casket/dnsproviders/pdns"
 	"github.com/casketserver/casket/dnsproviders/rfc2136"
 	"github.com/casketserver/casket/dnsproviders/route53"
@@ -51,6 +52,7 @@ var constructors = map[string]Constructor{
 	"gandiv5":      wrap(gandiv5.New),
 	"googlecloud":  wrap(googlecloud.New),
 	"lightsail":    wrap(lightsail.New),
+	"otc":          wrap(otc.New),
 	"pdns":         wrap(pdns.New),
 	"rfc2136":      wrap(rfc2136.New),
 	"route53":      wrap(route53.New),
