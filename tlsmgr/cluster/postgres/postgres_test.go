@@ -40,6 +40,9 @@ func TestConformance(t *testing.T) {
 }
 
 func TestRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts the server; skipped with -short")
+	}
 	p := servicetest.StartPostgres(t)
 	s := newClient(t, p)
 	ctx := context.Background()

@@ -51,6 +51,9 @@ func TestConformanceEncrypted(t *testing.T) {
 }
 
 func TestRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts the server; skipped with -short")
+	}
 	r := servicetest.StartRedis(t)
 	s := newClient(t, r, "restart")
 	ctx := context.Background()
