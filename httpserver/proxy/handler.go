@@ -138,12 +138,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		}
 		if u := h.policy.pick(pool, cfg, r); u != nil && u.acquire(cfg.MaxConns) {
 			info.SetVar("upstream", u.Name)
-			aw := attemptWriter{ResponseWriter: w, ops: cfg.DownstreamOps, in: r}
 			if body != nil {
 				body.rewind(r)
 			}
-			u.proxy.ServeHTTP(&aw, r)
-			u.release()
+			aw := h.attempt(u, w, r)
 			if aw.err == nil {
 				return nil
 			}
@@ -168,6 +166,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 	}
+}
+
+// attempt sends r to u once. The in-flight count is released even when the proxy aborts the
+// connection (a response that broke after it started panics with http.ErrAbortHandler).
+func (h *Handler) attempt(u *Upstream, w http.ResponseWriter, r *http.Request) *attemptWriter {
+	defer u.release()
+	aw := &attemptWriter{ResponseWriter: w, ops: h.Config.DownstreamOps, in: r}
+	u.proxy.ServeHTTP(aw, r)
+	return aw
 }
 
 // pool returns the upstreams to choose from: the static list, or the current SRV answer.

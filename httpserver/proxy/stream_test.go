@@ -225,3 +225,29 @@ func TestHTTPSUpstream(t *testing.T) {
 		})
 	}
 }
+
+// TestBrokenResponse: an upstream that dies in the middle of a body ends the client's connection (the
+// response cannot be completed) and its in-flight count is released.
+func TestBrokenResponse(t *testing.T) {
+	b := newBackend(t, "broken", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100000")
+		w.WriteHeader(200)
+		io.WriteString(w, strings.Repeat("x", 1000))
+		w.(http.Flusher).Flush()
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
+	base, in := site(t, "proxy / "+b.addr()+" {\n try_duration 1s\n}")
+	resp, err := http.Get(base + "/")
+	if err == nil {
+		_, err = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Error("the client read a complete response from a broken upstream")
+	}
+	up := proxyHandler(t, in).Config.Upstreams[0]
+	waitFor(t, "the in-flight count to drop", 2*time.Second, func() bool { return up.Conns() == 0 })
+}
