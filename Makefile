@@ -34,3 +34,15 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+## install: build and install $(DESTDIR)$(PREFIX)/bin/casket (PREFIX=/usr/local) with the capability to bind
+## ports 80 and 443 (setcap cap_net_bind_service=+ep; skipped with a message when setcap is missing)
+PREFIX  ?= /usr/local
+DESTDIR ?=
+.PHONY: install install-service
+install: build
+	BIN=$(BIN) PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) sh dist/install.sh binary
+
+## install-service: the systemd unit (dist/casket.service), the casket user and its directories (docs/deployment.md)
+install-service:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) sh dist/install.sh service
