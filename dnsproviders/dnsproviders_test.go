@@ -83,7 +83,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 				return "", false
 			case strings.Contains(k, "ENDPOINT") || strings.Contains(k, "URL"):
 				return "::not a url " + secret, true
-			case strings.Contains(k, "ALGORITHM"), strings.Contains(k, "WAIT"):
+			case strings.Contains(k, "ALGORITHM"), strings.Contains(k, "WAIT"), strings.Contains(k, "RETRIES"):
 				return "bogus-" + secret, true
 			}
 			return secret, true
@@ -103,7 +103,7 @@ func TestProvidersImplementLibdns(t *testing.T) {
 		case "OTC_IDENTITY_ENDPOINT":
 			return "http://127.0.0.1:1/v3/auth/tokens", true
 		case "GCE_SERVICE_ACCOUNT", "GCE_SERVICE_ACCOUNT_FILE", "GOOGLE_APPLICATION_CREDENTIALS", "RFC2136_TSIG_ALGORITHM",
-			"AWS_PROFILE", "AWS_REGION", "AWS_HOSTED_ZONE_ID", "AWS_ENDPOINT_URL_ROUTE_53", "AWS_ENDPOINT_URL_LIGHTSAIL", "AWS_WAIT_FOR_SYNC", "DNS_ZONE":
+			"AWS_PROFILE", "AWS_REGION", "AWS_MAX_RETRIES", "AWS_HOSTED_ZONE_ID", "AWS_ENDPOINT_URL_ROUTE_53", "AWS_ENDPOINT_URL_LIGHTSAIL", "AWS_WAIT_FOR_SYNC", "DNS_ZONE":
 			return "", false
 		}
 		return "c2VjcmV0", !strings.HasSuffix(k, "_FILE")
