@@ -27,11 +27,11 @@ var managedNames = []string{"a.casket.test", "b.casket.test", "c.casket.test"}
 // a restart serves the stored certificates at once without a new order.
 func TestE2EHTTPSIssuance(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		disable string
+		name, other string
+		disable     string
 	}{
-		{"http-01", "-disable-tls-alpn-challenge"},
-		{"tls-alpn-01", "-disable-http-challenge"},
+		{"http-01", "tls-alpn-01", "-disable-tls-alpn-challenge"},
+		{"tls-alpn-01", "http-01", "-disable-http-challenge"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newACMEEnv(t, acmetest.Options{})
@@ -44,6 +44,10 @@ func TestE2EHTTPSIssuance(t *testing.T) {
 					t.Error(err)
 				}
 				serials[n] = leaf.SerialNumber.String()
+			}
+			log := p.stderr.String()
+			if !strings.Contains(log, `"challenge_type": "`+tc.name+`"`) || strings.Contains(log, `"challenge_type": "`+tc.other+`"`) {
+				t.Errorf("the log does not show %s alone being solved", tc.name)
 			}
 			if got := a.peb.Issued(); got != len(managedNames) {
 				t.Errorf("pebble issued %d certificates, want %d", got, len(managedNames))
