@@ -4,6 +4,8 @@ import (
 	"io/fs"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,5 +179,66 @@ func TestE2ERevoke(t *testing.T) {
 	code, _, stderr = runCasket(t, a.env, "", "-ca", a.peb.DirectoryURL, "-revoke", "rv.casket.test")
 	if code != 1 {
 		t.Errorf("second -revoke: exit %d, stderr %q; want 1", code, stderr)
+	}
+}
+
+// TestE2EHTTPSReload: a reload (USR1) gives the new configuration its own certificate manager, which
+// serves the stored certificates from the first handshake (a client handshaking in a loop sees no
+// failure) and orders only the certificate of the name the reload added.
+func TestE2EHTTPSReload(t *testing.T) {
+	a := newACMEEnv(t, acmetest.Options{})
+	dir := t.TempDir()
+	conf := writeConf(t, dir, "a.casket.test {\n\troot www\n}\n")
+	p := a.start(conf)
+	waitCert(t, "a.casket.test", a.httpsPort, a.peb.Roots, 60*time.Second)
+	orders := a.peb.Orders()
+
+	var failures, total atomic.Int32
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			total.Add(1)
+			if _, _, err := handshake("a.casket.test", a.httpsPort, a.peb.Roots); err != nil {
+				failures.Add(1)
+				t.Logf("handshake during reload: %v", err)
+			}
+		}
+	}()
+	writeConf(t, dir, "a.casket.test {\n\troot www\n}\nd.casket.test {\n\troot www\n}\n")
+	p.signal(syscall.SIGUSR1)
+	waitLog(t, p, "reloaded", 1)
+	waitCert(t, "d.casket.test", a.httpsPort, a.peb.Roots, 60*time.Second)
+	p.signal(syscall.SIGUSR1) // same configuration again: nothing to order
+	waitLog(t, p, "reloaded", 2)
+	time.Sleep(time.Second)
+	close(stop)
+	<-done
+	if failures.Load() != 0 || total.Load() < 10 {
+		t.Errorf("%d of %d handshakes failed during the reloads", failures.Load(), total.Load())
+	}
+	if got := a.peb.Orders(); got != orders+1 {
+		t.Errorf("pebble orders = %d, want %d (one for the added name only)", got, orders+1)
+	}
+	if r := get(t, tlsClient(t, a.peb.Roots), "https://d.casket.test:"+a.httpsPort+"/hello.txt"); r.status != 200 {
+		t.Errorf("added site: %d", r.status)
+	}
+}
+
+// waitLog waits until casket's log holds msg at least n times.
+func waitLog(t *testing.T, p *proc, msg string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(p.stderr.String(), msg) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not logged %d times within 20s\nstderr:\n%s", msg, n, p.stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
