@@ -285,33 +285,11 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 		if err != nil {
 			return nil, err
 		}
-		{
-			for _, s := range cur {
-				var keep []types.ResourceRecord
-				for _, v := range s.ResourceRecords {
-					have := toLibdns(zone, s, aws.ToString(v.Value))
-					hit := false
-					for _, w := range in {
-						if recs.Matches(w.RR(), have.RR(), zone) {
-							hit = true
-						}
-					}
-					if hit {
-						out = append(out, have)
-					} else {
-						keep = append(keep, v)
-					}
-				}
-				switch {
-				case len(keep) == len(s.ResourceRecords):
-				case len(keep) == 0:
-					del := s
-					changes = append(changes, types.Change{Action: types.ChangeActionDelete, ResourceRecordSet: &del})
-				default:
-					up := s
-					up.ResourceRecords = keep
-					changes = append(changes, types.Change{Action: types.ChangeActionUpsert, ResourceRecordSet: &up})
-				}
+		for _, s := range cur {
+			ch, deleted := remaining(zone, s, in)
+			out = append(out, deleted...)
+			if ch != nil {
+				changes = append(changes, *ch)
 			}
 		}
 	}
@@ -319,6 +297,34 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 		return nil, err
 	}
 	return out, nil
+}
+
+// remaining applies the deletions in to set s: it returns the change to submit (nil when nothing matches)
+// and the deleted records.
+func remaining(zone string, s types.ResourceRecordSet, in []libdns.Record) (*types.Change, []libdns.Record) {
+	var keep []types.ResourceRecord
+	var deleted []libdns.Record
+	for _, v := range s.ResourceRecords {
+		have := toLibdns(zone, s, aws.ToString(v.Value))
+		hit := false
+		for _, w := range in {
+			hit = hit || recs.Matches(w.RR(), have.RR(), zone)
+		}
+		if hit {
+			deleted = append(deleted, have)
+		} else {
+			keep = append(keep, v)
+		}
+	}
+	switch {
+	case len(deleted) == 0:
+		return nil, nil
+	case len(keep) == 0:
+		return &types.Change{Action: types.ChangeActionDelete, ResourceRecordSet: &s}, deleted
+	default:
+		s.ResourceRecords = keep
+		return &types.Change{Action: types.ChangeActionUpsert, ResourceRecordSet: &s}, deleted
+	}
 }
 
 var (
