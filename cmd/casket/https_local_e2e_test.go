@@ -231,3 +231,11 @@ func mustRequest(t *testing.T, url, host string) *http.Request {
 	req.Host = host
 	return req
 }
+
+// TestE2EDemoCasketfile: the `make run` demo, HTTPS site included, is valid.
+func TestE2EDemoCasketfile(t *testing.T) {
+	code, stdout, stderr := runCasket(t, env{"CASKETPATH": t.TempDir()}, "", "-validate", "-conf", "../demo/Casketfile")
+	if code != 0 || !strings.Contains(stdout, "Casketfile is valid") {
+		t.Errorf("demo Casketfile: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
