@@ -28,14 +28,14 @@ import (
 // odSite serves a Manager's TLSConfig on loopback and answers HTTP-01 challenges, with a hook that can
 // hold a challenge (to keep one in progress) and a log observer for the on-demand messages.
 type odSite struct {
-	t                 *testing.T
+	t                 testing.TB
 	httpPort, tlsPort int
 	mgr               atomic.Pointer[Manager]
 	beforeChallenge   atomic.Pointer[func(host string)]
 	logs              *observer.ObservedLogs
 }
 
-func newODSite(t *testing.T) *odSite {
+func newODSite(t testing.TB) *odSite {
 	t.Helper()
 	s := &odSite{t: t}
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
