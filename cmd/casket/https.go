@@ -139,7 +139,8 @@ func (a *autoHTTPS) prepare(in *httpserver.Instance, store *certStorage) error {
 }
 
 // manage starts managing the certificates of the sites that qualify: stored ones are loaded before it
-// returns, missing ones are obtained in the background (a failing name never stops the others).
+// returns, missing ones are obtained in the background (a failing name never stops the others). Sites
+// with on-demand TLS (`ask`, `max_certs`) get their certificates during handshakes instead.
 func (a *autoHTTPS) manage(ctx context.Context, in *httpserver.Instance) error {
 	m := a.mgr.Load()
 	if m == nil {
@@ -150,8 +151,15 @@ func (a *autoHTTPS) manage(ctx context.Context, in *httpserver.Instance) error {
 		if s.TLSConfig == nil {
 			continue
 		}
+		if s.TLS.OnDemand() {
+			// Certificates are obtained during the first handshake for a name, not now.
+			if err := m.EnableOnDemand([]string{s.Addr.Host}, s.TLS); err != nil {
+				errs = append(errs, fmt.Errorf("site %s: %w", s.Addr.Key(), err))
+			}
+			continue
+		}
 		if !httpserver.ManagedTLS(s, a.c.HTTPPort) {
-			if !s.TLS.OnDemand() && (s.TLS == nil || (!s.TLS.SelfSigned && len(s.TLS.Manual) == 0 && len(s.TLS.LoadDirs) == 0)) {
+			if s.TLS == nil || (!s.TLS.SelfSigned && len(s.TLS.Manual) == 0 && len(s.TLS.LoadDirs) == 0) {
 				a.log.Warn("site serves HTTPS without a certificate source; TLS handshakes will fail "+
 					"(use tls self_signed, tls CERT KEY, or a host name that qualifies for automatic HTTPS)",
 					zap.String("site", s.Addr.String()))

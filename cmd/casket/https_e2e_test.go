@@ -2,6 +2,8 @@ package main
 
 import (
 	"io/fs"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -240,5 +242,39 @@ func waitLog(t *testing.T, p *proc, msg string, n int) {
 			t.Fatalf("%q not logged %d times within 20s\nstderr:\n%s", msg, n, p.stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestE2EOnDemandTLS: a wildcard site with `tls { ask }` gets a certificate during the first handshake
+// for a name the ask endpoint allows, and none for a name it refuses; nothing is ordered at start-up.
+func TestE2EOnDemandTLS(t *testing.T) {
+	a := newACMEEnv(t, acmetest.Options{})
+	var asked atomic.Int32
+	ask := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		if r.URL.Query().Get("domain") == "ok.casket.test" {
+			return
+		}
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(ask.Close)
+	conf := writeConf(t, t.TempDir(), "*.casket.test {\n\troot www\n\ttls {\n\t\task "+ask.URL+"/allowed\n\t}\n}\n")
+	a.start(conf)
+	time.Sleep(500 * time.Millisecond)
+	if got := a.peb.Orders(); got != 0 {
+		t.Errorf("%d orders at start-up, want 0 (on demand)", got)
+	}
+	leaf := waitCert(t, "ok.casket.test", a.httpsPort, a.peb.Roots, 60*time.Second)
+	if err := leaf.VerifyHostname("ok.casket.test"); err != nil {
+		t.Error(err)
+	}
+	if _, _, err := handshake("refused.casket.test", a.httpsPort, a.peb.Roots); err == nil {
+		t.Error("refused.casket.test got a certificate although ask refused it")
+	}
+	if asked.Load() < 2 {
+		t.Errorf("ask endpoint called %d times, want at least 2", asked.Load())
+	}
+	if r := get(t, tlsClient(t, a.peb.Roots), "https://ok.casket.test:"+a.httpsPort+"/hello.txt"); r.status != 200 {
+		t.Errorf("on-demand site: %d", r.status)
 	}
 }
