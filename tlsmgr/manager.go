@@ -52,6 +52,10 @@ type Options struct {
 	// for clustering (see StorageFromEnv). nil means certmagic's FileStorage in StorageDir.
 	Storage certmagic.Storage
 
+	// OnDemand keeps on-demand TLS limits and max_certs counts across the Managers of successive reloads,
+	// so they reset only when the process exits; nil gives this Manager a fresh one.
+	OnDemand *OnDemandState
+
 	watchEvery time.Duration // tests: how often manual certificate files are checked (default 5s)
 }
 
@@ -151,6 +155,7 @@ func New(opts Options) (*Manager, error) {
 		stdin:          os.Stdin,
 		stderr:         os.Stderr,
 	}
+	m.od.init(opts.OnDemand)
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
 		GetConfigForCert:   m.configForCert,
 		RenewCheckInterval: opts.RenewInterval,

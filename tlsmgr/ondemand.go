@@ -25,14 +25,47 @@ import (
 // handshakes, under which limits. The zero value is ready; EnableOnDemand fills it.
 type onDemand struct {
 	table  atomic.Pointer[odTable] // read on every handshake; replaced whole by EnableOnDemand
-	limits rateLimits              // built-in limits, shared by every site without `ask`
+	state  *OnDemandState
+	limits *rateLimits // &state.limits: built-in limits, shared by every site without `ask`
 
 	askTimeout time.Duration // how long an `ask` request may take; 0 means defaultAskTimeout
 
 	mu     sync.Mutex // serializes EnableOnDemand
 	groups map[string]*odGroup
-	counts map[string]*certCounter // max_certs counters, kept when a site is enabled again
-	client *http.Client            // for `ask`; redirects are not followed
+	client *http.Client // for `ask`; redirects are not followed
+}
+
+// OnDemandState is what on-demand TLS remembers for the life of the process: the built-in rate limits and
+// the number of certificates obtained under each `max_certs`. Casket creates one per process and passes
+// it to the Manager of every (re)loaded configuration through Options.OnDemand; nothing is persisted.
+type OnDemandState struct {
+	limits rateLimits
+	mu     sync.Mutex
+	counts map[string]*certCounter // by site patterns and policy
+}
+
+// NewOnDemandState returns an empty OnDemandState.
+func NewOnDemandState() *OnDemandState {
+	return &OnDemandState{counts: make(map[string]*certCounter)}
+}
+
+// counter returns the max_certs counter for key, creating it on first use.
+func (s *OnDemandState) counter(key string) *certCounter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.counts[key]
+	if c == nil {
+		c = new(certCounter)
+		s.counts[key] = c
+	}
+	return c
+}
+
+func (od *onDemand) init(state *OnDemandState) {
+	if state == nil {
+		state = NewOnDemandState()
+	}
+	od.state, od.limits = state, &state.limits
 }
 
 // defaultAskTimeout bounds an `ask` request; a slower endpoint denies the certificate.
@@ -60,8 +93,11 @@ type odGroup struct {
 // A new certificate is allowed only when `max_certs` (certificates obtained this way over the process
 // lifetime) is not reached and, with `ask`, when the ask URL answers 200 for the name; without `ask`, the
 // built-in rate limits of the automatic HTTPS page apply as well. Certificates obtained on demand are
-// stored like managed ones and renewed both at handshake time and by background maintenance. Calling it
-// again for the same patterns replaces their setup; the max_certs count carries over.
+// stored like managed ones and renewed both at handshake time and by background maintenance.
+//
+// Call it once per policy with the hosts of all the sites sharing it: one max_certs cap covers them.
+// Calling it again for the same patterns replaces their setup; the max_certs count carries over, also to
+// a new Manager sharing the same Options.OnDemand state (a reload).
 func (m *Manager) EnableOnDemand(patterns []string, p *Policy) error {
 	if !p.OnDemand() {
 		return errors.New("on-demand TLS needs `ask URL` or `max_certs N` in the tls directive")
@@ -98,14 +134,9 @@ func (m *Manager) EnableOnDemand(patterns []string, p *Policy) error {
 	if od.client == nil {
 		od.client = newAskClient()
 		od.groups = make(map[string]*odGroup)
-		od.counts = make(map[string]*certCounter)
 	}
 	key := strings.Join([]string{p.configKey(), p.Ask, strconv.Itoa(p.MaxCerts), strings.Join(pats, ",")}, "\x01")
-	count := od.counts[key]
-	if count == nil {
-		count = new(certCounter)
-		od.counts[key] = count
-	}
+	count := od.state.counter(key)
 	g := &odGroup{m: m, od: od, pc: pc, patterns: pats, ask: ask, maxCerts: p.MaxCerts, count: count,
 		log: m.log.Named("on_demand")}
 	g.cfg = certmagic.New(m.cache, pc.tmpl)

@@ -267,3 +267,57 @@ func TestOnDemandTableMatch(t *testing.T) {
 		t.Errorf("normalizePatterns = %q", got)
 	}
 }
+
+func TestOnDemandStateSurvivesReload(t *testing.T) {
+	state := NewOnDemandState()
+	newMgr := func() *Manager {
+		m, err := New(Options{StorageDir: t.TempDir(), CA: "https://127.0.0.1:1/dir", Agreed: true, OnDemand: state})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.terminal = false
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	p := &Policy{MaxCerts: 2}
+	m1 := newMgr()
+	if err := m1.EnableOnDemand([]string{"*.casket.test"}, p); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		done, err := m1.group("a.casket.test").count.reserve(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done(true)
+	}
+	end, err := m1.od.limits.begin("held.casket.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer end(true)
+	m1.Close()
+
+	m2 := newMgr() // the next configuration of the same process
+	if err := m2.EnableOnDemand([]string{"*.casket.test"}, &Policy{MaxCerts: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if !m2.group("b.casket.test").count.full(2) {
+		t.Error("max_certs count reset by a reload")
+	}
+	if m2.od.limits.check("b.casket.test") == nil {
+		t.Error("rate limits reset by a reload")
+	}
+	m3, err := New(Options{StorageDir: t.TempDir(), CA: "https://127.0.0.1:1/dir", Agreed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m3.Close()
+	m3.terminal = false
+	if err := m3.EnableOnDemand([]string{"*.casket.test"}, &Policy{MaxCerts: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if m3.group("b.casket.test").count.full(2) || m3.od.limits.check("b.casket.test") != nil {
+		t.Error("a Manager without shared state inherited limits")
+	}
+}
