@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/casketserver/casket/httpserver"
 	"github.com/casketserver/casket/internal/testutil"
@@ -302,5 +303,31 @@ func TestStderr(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "PHP Warning: something odd") || httpserver.StatusOf(err) != 200 {
 		t.Errorf("err = %v (status %d), want the stderr text with the status sent", err, httpserver.StatusOf(err))
+	}
+}
+
+func TestTimeouts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c) }() // reads the request, never answers
+		}
+	}()
+	h := newHandler(t, "fastcgi / "+ln.Addr().String()+" {\n read_timeout 100ms\n}", t.TempDir())
+	start := time.Now()
+	w := do(t, h, httptest.NewRequest("GET", "/x", nil))
+	if w.Code != http.StatusBadGateway {
+		t.Errorf("status %d, want 502", w.Code)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("read_timeout 100ms took %v", d)
 	}
 }

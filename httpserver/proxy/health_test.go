@@ -318,3 +318,40 @@ func TestBackendKilledUnderLoad(t *testing.T) {
 	}
 	t.Logf("%d requests, %d failed", total.Load(), failed.Load())
 }
+
+func TestKeepAliveAndDialTimeout(t *testing.T) {
+	var conns atomic.Int32
+	b := &backend{name: "b"}
+	b.srv = httptest.NewUnstartedServer(b.handler(nil))
+	b.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	b.srv.Start()
+	t.Cleanup(b.srv.Close)
+	c := &http.Client{}
+	for _, tt := range []struct {
+		opts      string
+		wantConns int32
+	}{{"", 1}, {"keepalive 0", 5}} {
+		conns.Store(0)
+		base, _ := site(t, "proxy / "+b.addr()+" {\n"+tt.opts+"\n}")
+		for i := 0; i < 5; i++ {
+			get(t, c, base+"/")
+		}
+		if got := conns.Load(); got != tt.wantConns {
+			t.Errorf("%q: %d upstream connections for 5 requests, want %d", tt.opts, got, tt.wantConns)
+		}
+	}
+
+	// 192.0.2.1 (TEST-NET-1) does not answer: the dial gives up after `timeout`.
+	base, _ := site(t, "proxy / 192.0.2.1:81 {\n timeout 200ms\n}")
+	start := time.Now()
+	if status, _, _ := get(t, c, base+"/"); status != http.StatusBadGateway {
+		t.Errorf("status %d, want 502", status)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("dial took %v with timeout 200ms", d)
+	}
+}
