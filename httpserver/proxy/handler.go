@@ -22,9 +22,6 @@ import (
 // errNoUpstream is the error behind a 502 when every upstream is down or full.
 var errNoUpstream = errors.New("proxy: no upstream available")
 
-// StatusLoopDetected is the status of a request that came back to the proxy that sent it.
-const StatusLoopDetected = http.StatusLoopDetected // 508
-
 // Handler proxies requests under Config.From to the upstreams.
 type Handler struct {
 	Next   httpserver.Handler
@@ -120,8 +117,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 		return httpserver.Error(http.StatusInternalServerError, errors.New("proxy: handler used before Provision"))
 	}
 	for _, v := range r.Header["Via"] {
-		if strings.Contains(v, h.viaID) {
-			return httpserver.Error(StatusLoopDetected, fmt.Errorf("proxy loop: the request to %s already passed through this proxy", r.URL.Path))
+		if strings.Contains(v, h.viaID) { // the request came back to the proxy that sent it
+			return httpserver.Error(http.StatusLoopDetected, fmt.Errorf("proxy loop: the request to %s already passed through this proxy", r.URL.Path))
 		}
 	}
 	if cfg.Without != "" {
@@ -223,7 +220,9 @@ func (h *Handler) rewriter(u *Upstream) func(*httputil.ProxyRequest) {
 		} else {
 			hd["X-Forwarded-Proto"] = []string{"http"}
 		}
-		hd["X-Forwarded-Host"] = []string{in.Host}
+		if in.Host != "" {
+			hd["X-Forwarded-Host"] = []string{in.Host}
+		}
 		hd["Via"] = append(hd["Via"], h.viaFor(in))
 		if ops := h.Config.UpstreamOps; len(ops) > 0 {
 			var rp *httpserver.Replacer
