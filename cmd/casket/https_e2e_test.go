@@ -278,3 +278,52 @@ func TestE2EOnDemandTLS(t *testing.T) {
 		t.Errorf("on-demand site: %d", r.status)
 	}
 }
+
+// TestE2EHTTPSRenewal: with short-lived certificates (30s), a reload once the certificate entered the
+// last third of its lifetime renews it in the background; a client handshaking in a loop meanwhile sees
+// no failure, and the serial changes.
+func TestE2EHTTPSRenewal(t *testing.T) {
+	a := newACMEEnv(t, acmetest.Options{Validity: 30 * time.Second})
+	conf := writeConf(t, t.TempDir(), "renew.casket.test {\n\troot www\n}\n")
+	p := a.start(conf)
+	first := waitCert(t, "renew.casket.test", a.httpsPort, a.peb.Roots, 60*time.Second)
+	time.Sleep(time.Until(first.NotAfter.Add(-9 * time.Second)))
+
+	var failures, total atomic.Int32
+	stop, done := make(chan struct{}), make(chan struct{})
+	var renewed atomic.Bool
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			total.Add(1)
+			leaf, _, err := handshake("renew.casket.test", a.httpsPort, a.peb.Roots)
+			switch {
+			case err != nil:
+				failures.Add(1)
+				t.Logf("handshake during renewal: %v", err)
+			case leaf.SerialNumber.Cmp(first.SerialNumber) != 0:
+				renewed.Store(true)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	p.signal(syscall.SIGUSR1)
+	deadline := time.Now().Add(20 * time.Second)
+	for !renewed.Load() && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	<-done
+	if !renewed.Load() {
+		t.Fatalf("certificate not renewed within 20s of the reload\nstderr:\n%s", p.stderr)
+	}
+	if failures.Load() != 0 {
+		t.Errorf("%d of %d handshakes failed during renewal", failures.Load(), total.Load())
+	}
+}
