@@ -285,3 +285,22 @@ func TestNilRegistryIsNoop(t *testing.T) {
 		t.Error("Serve on nil registry succeeded")
 	}
 }
+
+func TestObserveCertmagicEvent(t *testing.T) {
+	r := New(nil)
+	r.ObserveCertmagicEvent("cert_obtaining", map[string]any{"identifier": "a"})
+	r.ObserveCertmagicEvent("cert_obtained", map[string]any{"identifier": "a", "issuer": "le", "renewal": true})
+	r.ObserveCertmagicEvent("cert_failed", map[string]any{"identifier": "b", "issuers": []string{"zs", "le"}, "error": errors.New("x")})
+	r.ObserveCertmagicEvent("cert_failed", map[string]any{"identifier": "c"})
+	fams := scrapeHandler(t, r)
+	tests := []struct {
+		ca, result string
+		want       float64
+	}{{"le", "success", 1}, {"le", "failure", 1}, {"", "failure", 1}}
+	for _, tt := range tests {
+		m := find(fams, "casket_acme_orders_total", map[string]string{"ca": tt.ca, "result": tt.result})
+		if m == nil || m.GetCounter().GetValue() != tt.want {
+			t.Errorf("orders{ca=%q,result=%s} = %v, want %v", tt.ca, tt.result, m, tt.want)
+		}
+	}
+}

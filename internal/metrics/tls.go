@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"crypto/tls"
+	"errors"
 	"sync"
 	"time"
 
@@ -178,3 +179,29 @@ func (c *ocspCollector) Collect(ch chan<- prometheus.Metric) {
 			now.Sub(s.producedAt).Seconds(), name, s.status)
 	}
 }
+
+// ObserveCertmagicEvent counts the ACME orders reported by a certmagic event (certmagic.Config.OnEvent):
+// "cert_obtained" is a success, "cert_failed" a failure, labelled with the issuer key. Other events are
+// ignored, so the TLS manager may pass every event through.
+func (r *Registry) ObserveCertmagicEvent(event string, data map[string]any) {
+	if r == nil {
+		return
+	}
+	switch event {
+	case "cert_obtained":
+		ca, _ := data["issuer"].(string)
+		r.ObserveACMEOrder(ca, nil)
+	case "cert_failed":
+		ca := ""
+		if keys, ok := data["issuers"].([]string); ok && len(keys) > 0 {
+			ca = keys[len(keys)-1] // the issuer whose error was returned
+		}
+		err, _ := data["error"].(error)
+		if err == nil {
+			err = errFailed
+		}
+		r.ObserveACMEOrder(ca, err)
+	}
+}
+
+var errFailed = errors.New("order failed")
