@@ -282,3 +282,36 @@ func TestDNSChallengePowerDNS(t *testing.T) {
 		t.Logf("manager log:\n%s", logs.String())
 	}
 }
+
+func TestDNSChallengeWrongSecretLogsNoSecret(t *testing.T) {
+	skipShort(t)
+	site, _, bind, m, logs := dnsSite(t)
+	wrong := "d3JvbmctdHNpZy1zZWNyZXQtZm9yLWNhc2tldA=="
+	m.lookupEnv = func(k string) (string, bool) {
+		switch k {
+		case "RFC2136_NAMESERVER":
+			return bind.Addr, true
+		case "RFC2136_TSIG_KEY":
+			return bind.KeyName, true
+		case "RFC2136_TSIG_SECRET":
+			return wrong, true
+		}
+		return "", false
+	}
+	if err := m.Manage(context.Background(), []string{"*.casket.test"}, site.policy); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "could not obtain certificate") {
+		if time.Now().After(deadline) {
+			t.Fatal("no failure logged")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "rejected the TSIG signature") {
+		t.Errorf("the failure does not say why")
+	}
+	if strings.Contains(logs.String(), wrong) {
+		t.Errorf("the TSIG secret appears in the log")
+	}
+}

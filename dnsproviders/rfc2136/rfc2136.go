@@ -5,6 +5,7 @@ package rfc2136
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -131,6 +132,10 @@ func (p *Provider) update(ctx context.Context, zone string, build func(m *dns.Ms
 	build(m)
 	p.sign(m)
 	reply, _, err := p.client().ExchangeContext(ctx, m, p.server())
+	if errors.Is(err, dns.ErrAuth) || errors.Is(err, dns.ErrSig) {
+		return fmt.Errorf("rfc2136: update of zone %s at %s: %w (the server rejected the TSIG signature: check RFC2136_TSIG_KEY, RFC2136_TSIG_SECRET and RFC2136_TSIG_ALGORITHM)",
+			zone, p.server(), err)
+	}
 	if err != nil {
 		return fmt.Errorf("rfc2136: update of zone %s at %s: %w", zone, p.server(), err)
 	}
