@@ -7,14 +7,19 @@
 //     runs every directive's SetupFunc in the order of Options.Directives (the middleware order) and
 //     compiles each Site's chain around Options.Final. Sites without a port get one from the
 //     Options.AssignPort hook (automatic HTTPS moves qualifying sites to the HTTPS port there) or
-//     Options.Port. Build then rejects duplicate addresses and groups the sites by listen address
-//     (bind host and port; listeners.go). It is pure, so `casket -validate` runs only Build.
+//     Options.Port. Build then rejects duplicate addresses; with Options.AutoHTTPS it marks the sites
+//     that serve TLS (ServesTLS; a placeholder TLSConfig the caller replaces with its certificate
+//     manager's before Start), checks that sites sharing a TLS server name on one listener agree on
+//     their tls settings, and adds the HTTP→HTTPS redirect sites (https.go, redirect.go). Last it
+//     groups the sites by listen address (bind host and port; listeners.go). It is pure, so
+//     `casket -validate` runs only Build.
 //   - Instance.Start provisions handlers (Provisioner), takes one socket per listen address from a
 //     ListenerPool (pool.go) and runs one http.Server per address (server.go). A listener serves TLS
 //     when its sites carry a Site.TLSConfig, chosen per SNI; HTTP/2 is offered by ALPN unless disabled.
 //   - Every request goes through server.ServeHTTP: `Server: Casket`, the Options.Intercept hook (ACME
 //     HTTP-01), virtual-host lookup (vhost.go: exact host, left-most wildcards, catch-alls, then the
-//     longest base path, which is trimmed from the path), one RequestInfo and ResponseRecorder, the
+//     longest base path, which is trimmed from the path), the SNI check of sites with client
+//     authentication (403 when Host differs from the TLS server name), one RequestInfo and ResponseRecorder, the
 //     site's chain, then the error boundary (a returned error becomes its status if nothing was
 //     written) and panic recovery (500). No match is 404, or 421 on HTTP/2.
 //   - A reload builds and starts the new Instance on the same pool before stopping the old one. Both

@@ -131,9 +131,23 @@ func siteNames(sites []*Site) []string {
 	return names
 }
 
+// onlyRedirects reports whether every site is an automatic HTTP→HTTPS redirect.
+func onlyRedirects(sites []*Site) bool {
+	for _, s := range sites {
+		if s.RedirectTo == nil {
+			return false
+		}
+	}
+	return len(sites) > 0
+}
+
 // bindHint explains the usual cause of a failed bind on Linux: one site binding a specific address on a
 // port that another site serves on all interfaces.
 func bindHint(plans []*listenerPlan, failed *listenerPlan) string {
+	if onlyRedirects(failed.sites) {
+		return " (this port only redirects HTTP to HTTPS for automatic HTTPS: allow binding it, change it " +
+			"with -http-port, or use tls { no_redirect })"
+	}
 	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
 	host, port, err := net.SplitHostPort(failed.addr)
 	if err != nil {

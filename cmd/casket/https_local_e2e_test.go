@@ -8,7 +8,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -237,5 +239,22 @@ func TestE2EDemoCasketfile(t *testing.T) {
 	code, stdout, stderr := runCasket(t, env{"CASKETPATH": t.TempDir()}, "", "-validate", "-conf", "../demo/Casketfile")
 	if code != 0 || !strings.Contains(stdout, "Casketfile is valid") {
 		t.Errorf("demo Casketfile: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestE2ERedirectPortBusy: when the HTTP port cannot be bound only because of automatic redirects, the
+// start-up error says how to avoid it.
+func TestE2ERedirectPortBusy(t *testing.T) {
+	needBinary(t)
+	busy, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	httpPort := fmt.Sprint(busy.Addr().(*net.TCPAddr).Port)
+	conf := writeConf(t, t.TempDir(), "localhost {\n\ttls self_signed\n}\n")
+	code, _, stderr := runCasket(t, env{"CASKETPATH": t.TempDir()}, "", "-conf", conf, "-port", freePort(t), "-http-port", httpPort)
+	if code != 1 || !strings.Contains(stderr, "tls { no_redirect }") {
+		t.Errorf("exit %d, stderr %q; want 1 and a hint", code, stderr)
 	}
 }
