@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -207,8 +208,16 @@ func TestUnprivilegedUserBindsLowPorts(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The command line of the unit's ExecStart, with the test's binary and Casketfile.
+	execStart := strings.Fields(unitSettings(t)["Service"]["ExecStart"][0])
 	start := func(program string) (*exec.Cmd, *bytes.Buffer) {
-		cmd := exec.Command(program, "-conf", conf, "-quiet", "-log", "stdout")
+		args := slices.Clone(execStart[1:])
+		for i, a := range args {
+			if a == "/etc/casket/Casketfile" {
+				args[i] = conf
+			}
+		}
+		cmd := exec.Command(program, args...)
 		cmd.Dir = dir
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "CASKETPATH=" + data}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
