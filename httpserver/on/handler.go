@@ -21,23 +21,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	return h.Next.ServeHTTP(w, r)
 }
 
-// Provision runs a startup command (once per start for a place of the Casketfile, even when it serves
-// several sites) or registers a shutdown or certrenew command with the hooks found in ctx. A failing
-// startup command is logged; it does not stop the server.
+// Provision queues a startup command (run by Hooks.Started once the configuration serves) or registers a
+// shutdown or certrenew command with the hooks found in ctx.
 func (h *Handler) Provision(ctx context.Context, _ *httpserver.Site) error {
 	sc := scopeFrom(ctx)
 	if sc == nil {
 		return errors.New("on: the server provides no event hooks (on.Hooks.Context)")
 	}
-	switch h.Command.Event {
-	case Startup:
-		if sc.first(h.Command.Where + " " + h.Command.String()) {
-			_ = sc.hooks.run(ctx, h.Command, nil)
-		}
-	default:
-		h.hooks = sc.hooks
-		sc.hooks.register(h)
+	if h.Command.Event == Startup {
+		sc.add(h.Command)
+		return nil
 	}
+	h.hooks = sc.hooks
+	sc.hooks.register(h)
 	return nil
 }
 

@@ -31,19 +31,41 @@ func NewHooks(log *zap.Logger) *Hooks {
 	return &Hooks{log: log}
 }
 
-// scope is one Instance.Start: startup commands written once for several sites run once in it.
+// scope is one Instance.Start: it collects the startup commands, each place of the Casketfile once even
+// when it serves several sites, until Started runs them.
 type scope struct {
 	hooks *Hooks
 	mu    sync.Mutex
-	ran   map[string]bool
+	seen  map[string]bool
+	queue []Command
 }
 
 type ctxKey struct{}
 
-// Context returns ctx carrying the hooks, for one Instance.Start; call it again for each start (a
-// reload), so `on startup` runs once per start.
+// Context returns ctx carrying the hooks for one Instance.Start; call it for each start (the first one
+// and every reload) and pass the result to Instance.Start, then to Started once the start succeeded.
 func (h *Hooks) Context(ctx context.Context) context.Context {
-	return context.WithValue(ctx, ctxKey{}, &scope{hooks: h, ran: make(map[string]bool)})
+	return context.WithValue(ctx, ctxKey{}, &scope{hooks: h, seen: make(map[string]bool)})
+}
+
+// Started runs the `on startup` commands of the configuration that was just started with ctx (from
+// Context), in Casketfile order, now that it is serving. Call it only when Instance.Start succeeded: a
+// configuration that failed to start (a rejected reload) runs nothing. Failures are logged and returned;
+// they should not stop the server.
+func (h *Hooks) Started(ctx context.Context) error {
+	sc := scopeFrom(ctx)
+	if sc == nil {
+		return nil
+	}
+	sc.mu.Lock()
+	queue := sc.queue
+	sc.queue = nil
+	sc.mu.Unlock()
+	var errs []error
+	for _, c := range queue {
+		errs = append(errs, h.run(ctx, c, nil))
+	}
+	return errors.Join(errs...)
 }
 
 func scopeFrom(ctx context.Context) *scope {
@@ -51,15 +73,15 @@ func scopeFrom(ctx context.Context) *scope {
 	return s
 }
 
-// first reports whether key is seen for the first time in this start.
-func (s *scope) first(key string) bool {
+// add queues a startup command, unless its place of the Casketfile was already queued in this start.
+func (s *scope) add(c Command) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ran[key] {
-		return false
+	key := c.Where + " " + c.String()
+	if !s.seen[key] {
+		s.seen[key] = true
+		s.queue = append(s.queue, c)
 	}
-	s.ran[key] = true
-	return true
 }
 
 func (h *Hooks) register(hd *Handler) {

@@ -2,6 +2,7 @@ package on
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -90,7 +91,14 @@ func TestLifecycle(t *testing.T) {
 	defer pool.Close()
 
 	first := build(t, src)
-	if err := first.Start(hooks.Context(context.Background()), pool); err != nil {
+	ctx := hooks.Context(context.Background())
+	if err := first.Start(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(t, out); len(got) != 0 {
+		t.Fatalf("startup ran before Started: %q", got)
+	}
+	if err := hooks.Started(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got := lines(t, out); strings.Join(got, ",") != "startup-startup" {
@@ -98,7 +106,14 @@ func TestLifecycle(t *testing.T) {
 	}
 	// A reload: the new configuration starts (startup runs again) before the old one stops.
 	second := build(t, src)
-	if err := second.Start(hooks.Context(context.Background()), pool); err != nil {
+	ctx = hooks.Context(context.Background())
+	if err := second.Start(ctx, pool); err != nil {
+		t.Fatal(err)
+	}
+	if err := hooks.Started(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := hooks.Started(ctx); err != nil { // a second call runs nothing
 		t.Fatal(err)
 	}
 	stop(t, first)
@@ -171,5 +186,32 @@ func TestProvisionWithoutHooks(t *testing.T) {
 	h := &Handler{Command: Command{Event: Startup, Name: "true"}}
 	if err := h.Provision(context.Background(), &httpserver.Site{}); err == nil {
 		t.Fatal("Provision without hooks succeeded")
+	}
+}
+
+func TestFailedStartRunsNoStartup(t *testing.T) {
+	needSh(t)
+	out := filepath.Join(t.TempDir(), "events")
+	t.Setenv("ON_TEST_OUT", out)
+	pool := httpserver.NewListenerPool()
+	defer pool.Close()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	_, port, _ := net.SplitHostPort(busy.Addr().String())
+	hooks := NewHooks(nil)
+	in := build(t, "a.test:"+port+" {\n bind\n on startup sh -c \"echo started >> {$ON_TEST_OUT}\"\n on shutdown true\n}")
+	ctx := hooks.Context(context.Background())
+	if err := in.Start(ctx, pool); err == nil {
+		t.Fatal("Start on a busy port succeeded")
+	}
+	// The caller does not call Started after a failed start; the handlers were closed.
+	if got := lines(t, out); len(got) != 0 {
+		t.Errorf("startup ran for a configuration that did not start: %q", got)
+	}
+	if n := len(hooks.commands(Shutdown)); n != 0 {
+		t.Errorf("%d shutdown commands still registered after the failed start", n)
 	}
 }

@@ -4,8 +4,8 @@
 //	on startup|shutdown|certrenew command [args...] [&]
 //
 // A trailing & starts the command without waiting for it. The process owns one Hooks value: it passes
-// Hooks.Context(ctx) to every Instance.Start, calls Hooks.Shutdown before stopping, and the TLS manager
-// calls Hooks.CertRenewed after each renewal.
+// Hooks.Context(ctx) to every Instance.Start and then calls Hooks.Started with that context, calls
+// Hooks.Shutdown before stopping, and has the TLS manager call Hooks.CertRenewed after each renewal.
 package on
 
 import (
