@@ -262,7 +262,7 @@ func TestDNSChallengePowerDNS(t *testing.T) {
 	m.lookupEnv = func(string) (string, bool) { return "", false }
 	site.policy = &Policy{CA: peb.DirectoryURL, CARoot: peb.DirectoryRootFile, DNSProvider: "pdns",
 		DNSOptions: map[string]string{"api_url": pdns.APIURL, "api_key": pdns.APIKey},
-		DNS:        DNSSettings{Resolvers: []string{pdns.Addr}, TTL: 5 * time.Second, PropagationDelay: 100 * time.Millisecond}}
+		DNS:        DNSSettings{Resolvers: []string{pdns.Addr}, TTL: 5 * time.Second, PropagationTimeout: -1}} // no propagation check
 	if err := m.Manage(context.Background(), []string{"*.casket.test", "casket.test"}, site.policy); err != nil {
 		t.Fatal(err)
 	}
@@ -313,5 +313,23 @@ func TestDNSChallengeWrongSecretLogsNoSecret(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), wrong) {
 		t.Errorf("the TSIG secret appears in the log")
+	}
+}
+
+// TestDNSChallengeOverrideDomain follows a CNAME delegation: _acme-challenge.delegated.casket.test points
+// to challenges.casket.test, where override_domain makes Casket put the record.
+func TestDNSChallengeOverrideDomain(t *testing.T) {
+	skipShort(t)
+	site, peb, bind, m, _ := dnsSite(t)
+	site.policy.DNS.OverrideDomain = "challenges.casket.test"
+	if err := m.Manage(context.Background(), []string{"delegated.casket.test"}, site.policy); err != nil {
+		t.Fatal(err)
+	}
+	leaf := site.waitCert("delegated.casket.test", peb.Roots, 60*time.Second)
+	if err := leaf.VerifyHostname("delegated.casket.test"); err != nil {
+		t.Error(err)
+	}
+	if left := dnstest.TXT(t, bind.Addr, "challenges"); len(left) != 0 {
+		t.Errorf("delegated challenge record left behind: %q", left)
 	}
 }

@@ -17,8 +17,9 @@ type BIND struct {
 }
 
 // StartBIND runs named from a fresh temporary folder. The zone has SOA, NS, and A 127.0.0.1 for the apex,
-// ns and every other name (a `*` record); TXT records may be added and removed with updates signed with
-// the returned key, and the zone transferred with it. Unsigned updates are refused.
+// ns and every other name (a `*` record), and a CNAME from _acme-challenge.delegated to challenges (for
+// testing challenge delegation); TXT records may be added and removed with updates signed with the
+// returned key, and the zone transferred with it. Unsigned updates are refused.
 func StartBIND(t testing.TB) *BIND {
 	t.Helper()
 	named := need(t, "named", "bind9 bind9-dnsutils")
@@ -57,6 +58,7 @@ zone "%[6]s" {
 @	IN A 127.0.0.1
 ns	IN A 127.0.0.1
 *	IN A 127.0.0.1
+_acme-challenge.delegated	IN CNAME challenges.%[1]s.
 `, Zone)
 	if err := os.WriteFile(filepath.Join(dir, "named.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
