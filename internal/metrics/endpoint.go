@@ -14,8 +14,9 @@ import (
 
 // endpoint is one metrics listener, shared by every lease on its address.
 type endpoint struct {
-	srv *http.Server
-	ln  net.Listener
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{} // closed when Serve returned
 
 	mu    sync.RWMutex
 	paths map[string]int // path → number of leases serving it
@@ -60,7 +61,7 @@ func (r *Registry) Serve(addr, path string) (*Lease, error) {
 		if err != nil {
 			return nil, fmt.Errorf("serving metrics on %s: %w", addr, err)
 		}
-		e = &endpoint{ln: ln, paths: make(map[string]int)}
+		e = &endpoint{ln: ln, paths: make(map[string]int), done: make(chan struct{})}
 		e.srv = &http.Server{
 			Handler:           http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) { e.ServeHTTP(w, req, r.handler) }),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -68,7 +69,8 @@ func (r *Registry) Serve(addr, path string) (*Lease, error) {
 			ErrorLog:          zap.NewStdLog(r.log),
 		}
 		go func() {
-			if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			defer close(e.done)
+			if err := e.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				r.log.Error("metrics endpoint stopped", zap.String("address", addr), zap.Error(err))
 			}
 		}()
@@ -116,11 +118,13 @@ func (r *Registry) release(key, path string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := e.srv.Shutdown(ctx); err != nil && !errors.Is(err, net.ErrClosed) {
+	err := e.srv.Shutdown(ctx)
+	if err != nil {
 		_ = e.srv.Close()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("closing metrics endpoint %s: %w", key, err)
-		}
+	}
+	<-e.done
+	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("closing metrics endpoint %s: %w", key, err)
 	}
 	return nil
 }

@@ -12,6 +12,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // scrape fetches url and parses it with the official text parser.
@@ -214,7 +216,8 @@ func scrapeHandler(t *testing.T, r *Registry) map[string]*dto.MetricFamily {
 }
 
 func TestEndpointShared(t *testing.T) {
-	r := New(nil)
+	core, logs := observer.New(zap.WarnLevel)
+	r := New(zap.New(core))
 	probe, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -258,6 +261,9 @@ func TestEndpointShared(t *testing.T) {
 	}
 	if got := get("/metrics"); got != -1 {
 		t.Errorf("/metrics after the last release = %d, want connection refused", got)
+	}
+	if n := logs.Len(); n != 0 {
+		t.Errorf("closing the endpoint logged %d warnings or errors: %v", n, logs.All())
 	}
 	d, err := r.Serve(addr, "/metrics") // the address can be bound again at once
 	if err != nil {
