@@ -315,7 +315,8 @@ func remoteIP(ctx context.Context) string {
 // odTable finds the on-demand group of a name: exact names first, then *.parent, then other wildcard
 // patterns (most specific first), then the catch-all.
 type odTable struct {
-	byPattern map[string]*odGroup
+	byPattern map[string]*odGroup // exact names
+	byParent  map[string]*odGroup // *.parent patterns, by parent
 	wild      []wildPattern
 	any       *odGroup
 }
@@ -326,13 +327,15 @@ type wildPattern struct {
 }
 
 func buildTable(groups map[string]*odGroup) *odTable {
-	t := &odTable{byPattern: make(map[string]*odGroup, len(groups))}
+	t := &odTable{byPattern: make(map[string]*odGroup), byParent: make(map[string]*odGroup)}
 	for pat, g := range groups {
 		switch {
 		case pat == "":
 			t.any = g
-		case !strings.Contains(pat, "*") || (strings.HasPrefix(pat, "*.") && !strings.Contains(pat[2:], "*")):
+		case !strings.Contains(pat, "*"):
 			t.byPattern[pat] = g
+		case strings.HasPrefix(pat, "*.") && !strings.Contains(pat[2:], "*"):
+			t.byParent[pat[2:]] = g
 		default:
 			t.wild = append(t.wild, wildPattern{labels: strings.Split(pat, "."), g: g})
 		}
@@ -352,7 +355,7 @@ func (t *odTable) match(name string) *odGroup {
 		return g
 	}
 	if i := strings.IndexByte(name, '.'); i > 0 {
-		if g := t.byPattern["*"+name[i:]]; g != nil {
+		if g := t.byParent[name[i+1:]]; g != nil {
 			return g
 		}
 	}

@@ -136,9 +136,16 @@ func (s *odSite) messages(msg, name string) int {
 
 func TestOnDemandFirstHandshake(t *testing.T) {
 	skipShort(t)
+	t.Run("http-01", func(t *testing.T) { testOnDemandFirstHandshake(t, nil) })
+	t.Run("tls-alpn-01", func(t *testing.T) {
+		testOnDemandFirstHandshake(t, func(o *Options) { o.DisableTLSALPNChallenge, o.DisableHTTPChallenge = false, true })
+	})
+}
+
+func testOnDemandFirstHandshake(t *testing.T, tweak func(*Options)) {
 	site := newODSite(t)
 	peb := acmetest.Start(t, acmetest.Options{HTTPPort: site.httpPort, TLSPort: site.tlsPort})
-	m := site.start(peb, t.TempDir(), nil)
+	m := site.start(peb, t.TempDir(), tweak)
 	if err := m.EnableOnDemand([]string{"*.casket.test"}, odPolicy(peb, 5, "")); err != nil {
 		t.Fatal(err)
 	}
