@@ -1,6 +1,6 @@
 // Package conformance is the test every Casket DNS provider passes: append, get, delete and idempotent
 // delete of TXT records under the libdns v1 contract, including two values at one name (as a certificate
-// for example.com and *.example.com needs).
+// for example.com and *.example.com needs) and deletion by name and type or by name alone.
 package conformance
 
 import (
@@ -128,6 +128,18 @@ func Run(t *testing.T, p Provider, zone string, opts Options) {
 	}
 	wantRecords(t, "DeleteRecords by name and type", deleted, name, v2)
 	check("deleting the rest")
+
+	v3 := "token-three-" + hex.EncodeToString(suffix)
+	if _, err := p.AppendRecords(ctx, zone, []libdns.Record{libdns.TXT{Name: name, TTL: ttl, Text: v3}}); err != nil {
+		t.Fatalf("AppendRecords after deleting everything: %v", err)
+	}
+	check("appending again", v3)
+	deleted, err = p.DeleteRecords(ctx, zone, []libdns.Record{libdns.RR{Name: name}})
+	if err != nil {
+		t.Fatalf("DeleteRecords by name only: %v", err)
+	}
+	wantRecords(t, "DeleteRecords by name only", deleted, name, v3)
+	check("deleting by name only")
 }
 
 // wantRecords checks that recs are exactly TXT records at name with values.

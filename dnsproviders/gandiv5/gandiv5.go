@@ -172,34 +172,53 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 	for _, want := range in {
 		rr := want.RR()
 		name, typ := recs.Relative(recs.FQDN(rr.Name, zone), zone), strings.ToUpper(rr.Type)
-		if typ == "" {
-			return out, errors.New(p.client().Provider + ": deleting records needs a record type")
-		}
-		cur, err := p.get(ctx, zone, name, typ)
-		if err != nil {
-			return out, err
-		}
-		var keep []string
-		for _, v := range cur.Values {
-			have := toLibdns(cur, v)
-			if recs.Matches(rr, have.RR(), zone) {
-				out = append(out, have)
-			} else {
-				keep = append(keep, v)
+		var sets []rrset
+		if typ == "" { // any type: every RRset of the name
+			if err := p.client().Do(ctx, http.MethodGet, recordsPath(zone)+"/"+url.PathEscape(name), nil, &sets); err != nil {
+				var se *httpapi.StatusError
+				if !errors.As(err, &se) || se.Status != http.StatusNotFound {
+					return out, err
+				}
 			}
+		} else {
+			cur, err := p.get(ctx, zone, name, typ)
+			if err != nil {
+				return out, err
+			}
+			sets = []rrset{cur}
 		}
-		switch {
-		case len(keep) == len(cur.Values):
-		case len(keep) == 0:
-			err = p.client().Do(ctx, http.MethodDelete, rrsetPath(zone, name, typ), nil, nil)
-		default:
-			err = p.client().Do(ctx, http.MethodPut, rrsetPath(zone, name, typ), rrset{TTL: cur.TTL, Values: keep}, nil)
-		}
-		if err != nil {
-			return out, err
+		for _, cur := range sets {
+			deleted, err := p.deleteFrom(ctx, zone, cur, rr)
+			out = append(out, deleted...)
+			if err != nil {
+				return out, err
+			}
 		}
 	}
 	return out, nil
+}
+
+// deleteFrom removes the values of cur matching want, deleting the RRset when none are left.
+func (p *Provider) deleteFrom(ctx context.Context, zone string, cur rrset, want libdns.RR) ([]libdns.Record, error) {
+	var keep []string
+	var out []libdns.Record
+	for _, v := range cur.Values {
+		have := toLibdns(cur, v)
+		if recs.Matches(want, have.RR(), zone) {
+			out = append(out, have)
+		} else {
+			keep = append(keep, v)
+		}
+	}
+	var err error
+	switch {
+	case len(keep) == len(cur.Values):
+	case len(keep) == 0:
+		err = p.client().Do(ctx, http.MethodDelete, rrsetPath(zone, cur.Name, cur.Type), nil, nil)
+	default:
+		err = p.client().Do(ctx, http.MethodPut, rrsetPath(zone, cur.Name, cur.Type), rrset{TTL: cur.TTL, Values: keep}, nil)
+	}
+	return out, err
 }
 
 var (

@@ -18,7 +18,8 @@ import (
 
 // fakeLiveDNS follows Gandi's LiveDNS API v5 (/v5/livedns): Authorization "Bearer <PAT>" or
 // "Apikey <key>" (401 otherwise), RRsets addressed by /domains/{fqdn}/records/{name}/{type} (GET, PUT
-// replacing the whole set with rrset_ttl >= 300 and non-empty rrset_values, DELETE), the record list paged
+// replacing the whole set with rrset_ttl >= 300 and non-empty rrset_values, DELETE), the RRsets of one name
+// at /domains/{fqdn}/records/{name}, the record list paged
 // with page/per_page and a Total-Count header, 404 for an unknown domain or RRset, and one 429 on the first PUT.
 type fakeLiveDNS struct {
 	mu        sync.Mutex
@@ -82,6 +83,18 @@ func (f *fakeLiveDNS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		lo, hi := min((page-1)*per, len(all)), min(page*per, len(all))
 		w.Header().Set("Total-Count", strconv.Itoa(len(all)))
 		reply(w, 200, all[lo:hi])
+	case len(parts) == 4 && parts[2] == "records" && r.Method == http.MethodGet:
+		var list []rrset
+		for _, s := range f.sets {
+			if s.Name == parts[3] {
+				list = append(list, s)
+			}
+		}
+		if len(list) == 0 {
+			fail(w, 404, "Not Found", "Can't find the DNS record "+parts[3]+" in the zone")
+			return
+		}
+		reply(w, 200, list)
 	case len(parts) == 5 && parts[2] == "records":
 		key := parts[3] + "/" + parts[4]
 		switch r.Method {

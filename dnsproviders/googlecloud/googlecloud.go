@@ -120,7 +120,10 @@ func (p *Provider) sets(ctx context.Context, svc *gdns.Service, mz, name, typ st
 	var out []*gdns.ResourceRecordSet
 	call := svc.ResourceRecordSets.List(p.Project, mz)
 	if name != "" {
-		call = call.Name(name).Type(typ)
+		call = call.Name(name)
+		if typ != "" {
+			call = call.Type(typ)
+		}
 	}
 	err := call.Pages(ctx, func(page *gdns.ResourceRecordSetsListResponse) error {
 		out = append(out, page.Rrsets...)
@@ -238,8 +241,23 @@ func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, 
 	for _, rec := range in {
 		rr := rec.RR()
 		name, typ := recs.FQDN(rr.Name, zone), strings.ToUpper(rr.Type)
-		if typ == "" {
+		if typ == "" && add {
 			return nil, errors.New("googlecloud: a record type is needed")
+		}
+		if typ == "" { // delete any type: every set of the name
+			cur, err := p.sets(ctx, svc, mz, name, "")
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range cur {
+				key := name + " " + s.Type
+				if _, ok := sets[key]; !ok {
+					sets[key] = &pair{old: s, new: &gdns.ResourceRecordSet{Name: name, Type: s.Type, Ttl: s.Ttl, Rrdatas: append([]string(nil), s.Rrdatas...)}}
+					order = append(order, key)
+				}
+				out = append(out, remove(zone, sets[key].new, rr)...)
+			}
+			continue
 		}
 		key := name + " " + typ
 		ps, ok := sets[key]
@@ -271,16 +289,7 @@ func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, 
 			out = append(out, toLibdns(zone, ps.new, v))
 			continue
 		}
-		var keep []string
-		for _, v := range ps.new.Rrdatas {
-			have := toLibdns(zone, ps.new, v)
-			if recs.Matches(rr, have.RR(), zone) {
-				out = append(out, have)
-			} else {
-				keep = append(keep, v)
-			}
-		}
-		ps.new.Rrdatas = keep
+		out = append(out, remove(zone, ps.new, rr)...)
 	}
 	c := &gdns.Change{}
 	for _, k := range order {
@@ -302,6 +311,22 @@ func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, 
 		return nil, err
 	}
 	return out, nil
+}
+
+// remove drops the values of set matching want and returns them as records.
+func remove(zone string, set *gdns.ResourceRecordSet, want libdns.RR) []libdns.Record {
+	var keep []string
+	var out []libdns.Record
+	for _, v := range set.Rrdatas {
+		have := toLibdns(zone, set, v)
+		if recs.Matches(want, have.RR(), zone) {
+			out = append(out, have)
+		} else {
+			keep = append(keep, v)
+		}
+	}
+	set.Rrdatas = keep
+	return out
 }
 
 var (

@@ -183,11 +183,18 @@ func (p *Provider) zoneID(ctx context.Context, name string) (string, error) {
 	return "", fmt.Errorf("otc: no zone named %s in project %s", want, p.ProjectName)
 }
 
-// sets lists recordsets of the zone (all, or one name and type), following links.next.
+// sets lists recordsets of the zone (all, or those of a name and, if given, a type), following links.next.
 func (p *Provider) sets(ctx context.Context, zoneID, name, typ string) ([]recordset, error) {
 	path := "/v2/zones/" + url.PathEscape(zoneID) + "/recordsets"
+	q := url.Values{}
 	if name != "" {
-		path += "?" + url.Values{"name": {name}, "type": {typ}}.Encode()
+		q.Set("name", name)
+	}
+	if typ != "" {
+		q.Set("type", typ)
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
 	}
 	var out []recordset
 	for path != "" {
@@ -199,7 +206,7 @@ func (p *Provider) sets(ctx context.Context, zoneID, name, typ string) ([]record
 			return nil, err
 		}
 		for _, s := range reply.Recordsets {
-			if name == "" || (strings.EqualFold(s.Name, name) && s.Type == typ) {
+			if (name == "" || strings.EqualFold(s.Name, name)) && (typ == "" || s.Type == typ) {
 				out = append(out, s)
 			}
 		}
@@ -286,9 +293,6 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 	for _, want := range in {
 		rr := want.RR()
 		name, typ := recs.FQDN(rr.Name, zone), strings.ToUpper(rr.Type)
-		if typ == "" {
-			return out, errors.New("otc: deleting records needs a record type")
-		}
 		cur, err := p.sets(ctx, id, name, typ)
 		if err != nil {
 			return out, err

@@ -5,7 +5,6 @@ package route53
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -274,15 +273,23 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 	for _, want := range in {
 		rr := want.RR()
 		name, typ := recs.FQDN(rr.Name, zone), strings.ToUpper(rr.Type)
-		if typ == "" {
-			return nil, errors.New("route53: deleting records needs a record type")
-		}
 		if done[name+" "+typ] {
 			continue
 		}
 		done[name+" "+typ] = true
-		cur, err := p.sets(ctx, c, id, name, typ)
-		if err != nil {
+		var cur []types.ResourceRecordSet
+		if typ == "" { // any type: scan the zone for the name
+			all, err := p.sets(ctx, c, id, "", "")
+			if err != nil {
+				return nil, err
+			}
+			for _, s := range all {
+				if unescape(aws.ToString(s.Name)) == name && !done[name+" "+string(s.Type)] {
+					done[name+" "+string(s.Type)] = true
+					cur = append(cur, s)
+				}
+			}
+		} else if cur, err = p.sets(ctx, c, id, name, typ); err != nil {
 			return nil, err
 		}
 		for _, s := range cur {
