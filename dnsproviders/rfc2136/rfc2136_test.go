@@ -68,3 +68,15 @@ func TestBIND(t *testing.T) {
 		}
 	})
 }
+
+// TestPowerDNS checks interoperability with PowerDNS's RFC 2136 support (TSIG-ALLOW-DNSUPDATE).
+func TestPowerDNS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PowerDNS")
+	}
+	srv := dnstest.StartPowerDNS(t)
+	p := &Provider{Nameserver: srv.Addr, KeyName: srv.KeyName, Secret: srv.Secret, Algorithm: "hmac-sha256"}
+	conformance.Run(t, p, dnstest.Zone+".", conformance.Options{
+		Lookup: func(fqdn string) []string { return dnstest.TXT(t, srv.Addr, fqdn) },
+	})
+}

@@ -19,11 +19,14 @@ type PowerDNS struct {
 	APIKey   string // X-API-Key
 	ServerID string // "localhost"
 	Dir      string
+	// KeyName and Secret are a TSIG key (hmac-sha256) allowed to send RFC 2136 updates to the zone and
+	// to transfer it.
+	KeyName, Secret string
 }
 
 // StartPowerDNS runs pdns_server from a fresh temporary folder with its HTTP API on a loopback port and
-// all caches off, and creates Zone through the API, with A 127.0.0.1 for the apex, ns and every other
-// name.
+// all caches off and RFC 2136 updates on, and creates Zone through the API, with A 127.0.0.1 for the
+// apex, ns and every other name, and a TSIG key allowed to update and transfer it.
 func StartPowerDNS(t testing.TB) *PowerDNS {
 	t.Helper()
 	bin := need(t, "pdns_server", "pdns-server pdns-backend-sqlite3 sqlite3")
@@ -43,6 +46,8 @@ func StartPowerDNS(t testing.TB) *PowerDNS {
 		APIKey:   randomSecret(18),
 		ServerID: "localhost",
 		Dir:      dir,
+		KeyName:  "casket-key",
+		Secret:   randomSecret(32),
 	}
 	webPort := freePort(t)
 	p.APIURL = fmt.Sprintf("http://127.0.0.1:%d", webPort)
@@ -54,7 +59,8 @@ func StartPowerDNS(t testing.TB) *PowerDNS {
 		"--api=yes", "--api-key="+p.APIKey,
 		"--webserver=yes", "--webserver-address=127.0.0.1", fmt.Sprintf("--webserver-port=%d", webPort),
 		"--webserver-allow-from=127.0.0.0/8",
-		"--cache-ttl=0", "--negquery-cache-ttl=0", "--query-cache-ttl=0")
+		"--cache-ttl=0", "--negquery-cache-ttl=0", "--query-cache-ttl=0",
+		"--dnsupdate=yes", "--allow-dnsupdate-from=127.0.0.0/8", "--disable-axfr=no", "--allow-axfr-ips=127.0.0.0/8")
 	zone := fmt.Sprintf(`{"name":"%[1]s.","kind":"Native","nameservers":["ns.%[1]s."],"rrsets":[
 		{"name":"%[1]s.","type":"A","ttl":5,"changetype":"REPLACE","records":[{"content":"127.0.0.1","disabled":false}]},
 		{"name":"*.%[1]s.","type":"A","ttl":5,"changetype":"REPLACE","records":[{"content":"127.0.0.1","disabled":false}]},
@@ -77,6 +83,29 @@ func StartPowerDNS(t testing.TB) *PowerDNS {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	p.api(t, http.MethodPost, "/api/v1/servers/localhost/tsigkeys",
+		fmt.Sprintf(`{"name":%q,"algorithm":"hmac-sha256","key":%q}`, p.KeyName, p.Secret), http.StatusCreated)
+	p.api(t, http.MethodPut, "/api/v1/servers/localhost/zones/"+Zone+"./metadata/TSIG-ALLOW-DNSUPDATE",
+		fmt.Sprintf(`{"metadata":[%q]}`, p.KeyName), http.StatusOK)
+	// master_tsig_key_ids is the API's spelling of TSIG-ALLOW-AXFR
+	p.api(t, http.MethodPut, "/api/v1/servers/localhost/zones/"+Zone+".",
+		fmt.Sprintf(`{"master_tsig_key_ids":[%q]}`, p.KeyName+"."), http.StatusNoContent)
 	waitReady(t, "pdns_server", p.Addr, proc)
 	return p
+}
+
+// api sends one request to the PowerDNS API and fails the test on an unexpected status.
+func (p *PowerDNS) api(t testing.TB, method, path, body string, want int) {
+	t.Helper()
+	req, _ := http.NewRequest(method, p.APIURL+path, bytes.NewBufferString(body))
+	req.Header.Set("X-API-Key", p.APIKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("PowerDNS API %s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("PowerDNS API %s %s: %s: %s", method, path, resp.Status, data)
+	}
 }
