@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -158,7 +159,7 @@ func TestInstallScript(t *testing.T) {
 
 // TestUnprivilegedUserBindsLowPorts builds casket, gives the binary cap_net_bind_service with setcap and
 // runs it as a fresh unprivileged user serving http://127.0.0.1:80 and https://127.0.0.1:443 (tls
-// self_signed). A copy
+// self_signed); another loopback address when something else holds those ports. A copy
 // without the capability is refused the same ports, which shows the capability is what makes it work.
 func TestUnprivilegedUserBindsLowPorts(t *testing.T) {
 	if testing.Short() {
@@ -203,8 +204,9 @@ func TestUnprivilegedUserBindsLowPorts(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "Casketfile")
-	src := fmt.Sprintf("http://127.0.0.1:80 {\n\tbind 127.0.0.1\n\troot %s\n}\n"+
-		"https://127.0.0.1:443 {\n\tbind 127.0.0.1\n\troot %[1]s\n\ttls self_signed\n}\n", www)
+	ip := freeLoopback(t)
+	src := fmt.Sprintf("http://%[2]s:80 {\n\tbind %[2]s\n\troot %[1]s\n}\n"+
+		"https://%[2]s:443 {\n\tbind %[2]s\n\troot %[1]s\n\ttls self_signed\n}\n", www, ip)
 	if err := os.WriteFile(conf, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +249,7 @@ func TestUnprivilegedUserBindsLowPorts(t *testing.T) {
 			t.Errorf("casket did not stop cleanly: %v\n%s", err, out)
 		}
 	})
-	for _, url := range []string{"http://127.0.0.1:80/", "https://127.0.0.1:443/"} {
+	for _, url := range []string{"http://" + ip + ":80/", "https://" + ip + ":443/"} {
 		body, err := getWhenUp(url, 20*time.Second)
 		if err != nil {
 			t.Fatalf("GET %s: %v; casket output:\n%s", url, err, out)
@@ -263,6 +265,31 @@ func TestUnprivilegedUserBindsLowPorts(t *testing.T) {
 	if want := fmt.Sprintf("Uid:\t%d\t%d", uid, uid); !strings.Contains(string(status), want) {
 		t.Errorf("casket is not running as the test user (want %q):\n%s", want, status)
 	}
+}
+
+// freeLoopback returns a loopback address whose ports 80 and 443 are free: 127.0.0.1 unless another
+// server (a benchmark, a local web server) holds them, then another address of 127.0.0.0/8.
+func freeLoopback(t *testing.T) string {
+	t.Helper()
+	for _, ip := range []string{"127.0.0.1", "127.0.80.1", "127.0.80.2", "127.0.80.3"} {
+		free := true
+		for _, port := range []string{"80", "443"} {
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, port))
+			if err != nil {
+				free = false
+				break
+			}
+			ln.Close()
+		}
+		if free {
+			if ip != "127.0.0.1" {
+				t.Logf("ports 80/443 of 127.0.0.1 are in use; testing on %s", ip)
+			}
+			return ip
+		}
+	}
+	t.Fatal("ports 80 and 443 are taken on every loopback address tried")
+	return ""
 }
 
 // testUser creates a system user (removed after the test) and returns its ids.
