@@ -30,6 +30,14 @@ type Reader struct {
 	bad     []string
 }
 
+// Env reads one environment variable through LookupEnv (for settings that are paths other libraries read).
+func (c Config) Env(name string) (string, bool) {
+	if c.LookupEnv == nil {
+		return os.LookupEnv(name)
+	}
+	return c.LookupEnv(name)
+}
+
 // Reader starts reading c.
 func (c Config) Reader() *Reader {
 	return &Reader{c: c, used: make(map[string]bool)}
@@ -107,10 +115,7 @@ func (r *Reader) lookup(option string, vars []string) (string, bool) {
 			}
 		}
 	}
-	env := r.c.LookupEnv
-	if env == nil {
-		env = os.LookupEnv
-	}
+	env := r.c.Env
 	for _, n := range vars {
 		if v, ok := env(n); ok && v != "" {
 			return v, true

@@ -1,10 +1,11 @@
 // Package googlecloud manages DNS records in Google Cloud DNS (API v1, google.golang.org/api/dns/v1)
-// with a service account key (GCE_SERVICE_ACCOUNT_FILE or GOOGLE_APPLICATION_CREDENTIALS, or its JSON in
-// GCE_SERVICE_ACCOUNT) or, without one, Application Default Credentials. Record sets are changed with
+// with a service account key (its JSON in GCE_SERVICE_ACCOUNT, or its path in GCE_SERVICE_ACCOUNT_FILE) or,
+// without one, Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, the metadata server). Record sets are changed with
 // Changes (deletions must match the current set exactly), and each change is awaited until "done".
 package googlecloud
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,24 +43,27 @@ type Provider struct {
 func New(c dnsconf.Config) (*Provider, error) {
 	r := c.Reader()
 	p := &Provider{Project: r.Optional("project", "", "GCE_PROJECT", "GOOGLE_CLOUD_PROJECT")}
-	if js := r.Optional("service_account", "", "GCE_SERVICE_ACCOUNT"); js != "" {
-		p.CredentialsJSON = []byte(js)
-	} else if file := r.Optional("service_account_file", "", "GCE_SERVICE_ACCOUNT_FILE", "GOOGLE_APPLICATION_CREDENTIALS"); file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			r.Invalid("GCE_SERVICE_ACCOUNT_FILE", "cannot read the key file: "+errors.Unwrap(err).Error())
-		}
-		p.CredentialsJSON = data
+	type key struct {
+		Type      string `json:"type"`
+		ProjectID string `json:"project_id"`
 	}
-	if p.CredentialsJSON != nil {
-		var key struct {
-			Type      string `json:"type"`
-			ProjectID string `json:"project_id"`
+	// GCE_SERVICE_ACCOUNT holds the key's JSON; GCE_SERVICE_ACCOUNT_FILE (the reader's X_FILE form) its path
+	if js := r.Optional("service_account", "", "GCE_SERVICE_ACCOUNT"); js != "" {
+		var k key
+		if err := json.Unmarshal([]byte(js), &k); err != nil || k.Type != "service_account" {
+			r.Invalid("GCE_SERVICE_ACCOUNT", "not a service account key (JSON with \"type\": \"service_account\")")
+		} else {
+			p.CredentialsJSON = []byte(js)
+			p.Project = cmp.Or(p.Project, k.ProjectID)
 		}
-		if err := json.Unmarshal(p.CredentialsJSON, &key); err != nil || key.Type != "service_account" {
-			r.Invalid("GCE_SERVICE_ACCOUNT_FILE", "not a service account key (JSON with \"type\": \"service_account\")")
-		} else if p.Project == "" {
-			p.Project = key.ProjectID
+	} else if path, ok := c.Env("GOOGLE_APPLICATION_CREDENTIALS"); ok && path != "" {
+		// Application Default Credentials read this file themselves; a service account key also names the project
+		var k key
+		if data, err := os.ReadFile(path); err != nil {
+			r.Invalid("GOOGLE_APPLICATION_CREDENTIALS", "cannot read the credentials file: "+errors.Unwrap(err).Error())
+		} else if json.Unmarshal(data, &k) == nil && k.Type == "service_account" {
+			p.CredentialsJSON = data
+			p.Project = cmp.Or(p.Project, k.ProjectID)
 		}
 	}
 	if p.Project == "" {

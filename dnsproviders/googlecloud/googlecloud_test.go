@@ -250,9 +250,19 @@ func TestNew(t *testing.T) {
 	if err != nil || p.Project != "casket-project" {
 		t.Fatalf("p = %+v, err = %v", p, err)
 	}
+	p, err = New(dnsconf.Config{Provider: "googlecloud", LookupEnv: func(k string) (string, bool) { return file, k == "GCE_SERVICE_ACCOUNT_FILE" }})
+	if err != nil || p.Project != "casket-project" || p.CredentialsJSON == nil {
+		t.Fatalf("GCE_SERVICE_ACCOUNT_FILE: p = %+v, err = %v", p, err)
+	}
 	os.WriteFile(file, []byte(`{"type":"authorized_user"}`), 0o600)
 	if _, err := New(dnsconf.Config{Provider: "googlecloud", LookupEnv: func(k string) (string, bool) { return file, k == "GCE_SERVICE_ACCOUNT_FILE" }}); err == nil {
 		t.Error("a user credential accepted as a service account")
+	}
+	// Application Default Credentials of another kind are left to the Google libraries
+	env := map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": file, "GCE_PROJECT": "p1"}
+	p, err = New(dnsconf.Config{Provider: "googlecloud", LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil || p.CredentialsJSON != nil || p.Project != "p1" {
+		t.Errorf("ADC user credentials: p = %+v, err = %v", p, err)
 	}
 }
 
