@@ -98,6 +98,46 @@ func (p *ListenerPool) Adopt(addr string, ln net.Listener) error {
 	return nil
 }
 
+// Reserve binds those of addrs the pool does not hold yet, without serving them: connections wait in
+// the socket's queue until an instance starts on it. Automatic HTTPS reserves an instance's addresses
+// before it loads and orders certificates, so the instance serves the stored certificates from its
+// first connection and the CA's validation requests never find a closed port. It binds what it can and
+// returns the errors; Start reports a failed bind again, with its context. Prune closes reservations
+// that end up unused.
+func (p *ListenerPool) Reserve(addrs []string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("listener pool is closed")
+	}
+	var errs []error
+	for _, addr := range addrs {
+		if p.socks[addr] != nil {
+			continue
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listening on %s: %w", addr, err))
+			continue
+		}
+		p.add(addr, ln)
+	}
+	return errors.Join(errs...)
+}
+
+// Prune closes the sockets no instance holds: reservations and adopted sockets left unused, for
+// example after a reload that failed.
+func (p *ListenerPool) Prune() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for addr, s := range p.socks {
+		if s.refs == 0 {
+			delete(p.socks, addr)
+			_ = s.shut()
+		}
+	}
+}
+
 // Listener returns the socket the pool holds for addr (for handing it to another process).
 func (p *ListenerPool) Listener(addr string) (net.Listener, bool) {
 	p.mu.Lock()

@@ -80,10 +80,11 @@ func TestE2EHTTPSIssuance(t *testing.T) {
 			}
 			checkPermissions(t, a.storage)
 
-			// Restart with the same CASKETPATH: stored certificates are served at once, no new order.
+			// Restart with the same CASKETPATH: stored certificates are served from the first connection
+			// the HTTPS port accepts (not only after the banner), and nothing is ordered.
 			p.stop()
 			orders := a.peb.Orders()
-			a.start(conf, tc.disable)
+			newProc(t, a.env, a.args(conf, tc.disable)...).start().waitListening("127.0.0.1:" + a.httpsPort)
 			for _, n := range managedNames {
 				leaf, _, err := handshake(n, a.httpsPort, a.peb.Roots)
 				if err != nil {

@@ -54,19 +54,11 @@ func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.L
 		fmt.Fprintf(stderr, "casket: %v\n", err)
 		return exitStartup
 	}
-	if err := in.Start(ctx, s.pool); err != nil {
-		https.close()
-		fmt.Fprintf(stderr, "casket: starting server: %v\n", err)
+	if err := s.manageThenStart(ctx, in, https); err != nil {
+		fmt.Fprintf(stderr, "casket: %v\n", err)
 		return exitStartup
 	}
 	s.in, s.https = in, https
-	// Certificates are managed once the listeners are up, so the CA's challenges reach them. Stored
-	// certificates are loaded before manage returns; missing ones are obtained in the background.
-	if err := https.manage(ctx, in); err != nil {
-		fmt.Fprintf(stderr, "casket: %v\n", err)
-		s.stopNow()
-		return exitStartup
-	}
 	if c.PidFile != "" {
 		if err := writePidFile(c.PidFile); err != nil {
 			fmt.Fprintf(stderr, "casket: %v\n", err)
@@ -120,16 +112,8 @@ func (s *server) reload(ctx context.Context) {
 		s.reloadFailed(err)
 		return
 	}
-	// The old instance still holds the sockets, so challenges reach a listener already: load stored
-	// certificates before the new instance takes connections, so no handshake finds it without them.
-	if err := nextHTTPS.manage(ctx, next); err != nil {
-		nextHTTPS.close()
+	if err := s.manageThenStart(ctx, next, nextHTTPS); err != nil {
 		s.reloadFailed(err)
-		return
-	}
-	if err := next.Start(ctx, s.pool); err != nil {
-		nextHTTPS.close()
-		s.reloadFailed(fmt.Errorf("starting new configuration: %w", err))
 		return
 	}
 	old, oldHTTPS := s.in, s.https
@@ -146,6 +130,25 @@ func (s *server) reload(ctx context.Context) {
 	}()
 	s.logger.Info("reloaded", zap.String("config", src.Name), zap.Int("sites", len(next.Sites())),
 		zap.Duration("took", time.Since(start)))
+}
+
+// manageThenStart binds the instance's addresses (connections wait in the sockets' queues), starts
+// managing its certificates (stored ones are loaded before this returns, missing ones are ordered in the
+// background, and the CA's validation requests find the ports bound), then starts the instance, which
+// thus serves the stored certificates from its first connection. On error everything it did is undone.
+func (s *server) manageThenStart(ctx context.Context, in *httpserver.Instance, https *autoHTTPS) error {
+	_ = s.pool.Reserve(in.Addresses()) // a failed bind is reported by Start, with its context
+	if err := https.manage(ctx, in); err != nil {
+		https.close()
+		s.pool.Prune()
+		return err
+	}
+	if err := in.Start(ctx, s.pool); err != nil {
+		https.close()
+		s.pool.Prune()
+		return fmt.Errorf("starting server: %w", err)
+	}
+	return nil
 }
 
 // reloadFailed reports a rejected reload on the process log and on stderr: the operator must see that
