@@ -14,7 +14,7 @@ import (
 
 // build parses src and sets up every site, binding nothing and contacting no CA: it is all that -validate
 // runs. Parse warnings go to the process log and to warn (stderr), where -validate users see them. The
-// returned autoHTTPS has no certificate manager yet: serve calls its prepare and manage around Start.
+// returned autoHTTPS has no certificate manager yet: serve calls its prepare and manage before Start.
 func build(c *config, src source, logger *zap.Logger, warn io.Writer) (*httpserver.Instance, *autoHTTPS, error) {
 	blocks, err := casketfile.ParseWithOptions(src.Name, src.Body, casketfile.ParseOptions{
 		Warn: func(msg string) {
