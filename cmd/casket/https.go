@@ -99,6 +99,7 @@ func (a *autoHTTPS) prepare(in *httpserver.Instance, store *certStorage) error {
 	if opts.Storage, err = store.get(a.log); err != nil {
 		return err
 	}
+	opts.OnDemand = store.onDemand
 	m, err := tlsmgr.New(opts)
 	if err != nil {
 		return fmt.Errorf("starting certificate manager: %w", err)
@@ -182,12 +183,16 @@ func (a *autoHTTPS) close() {
 	}
 }
 
-// certStorage is the process's certificate storage, chosen by CASKET_CLUSTERING (a folder by default)
-// and opened on first use, so a configuration without TLS sites touches no storage at all.
+// certStorage is the process-wide TLS state the Managers of successive reloads share: the certificate
+// storage, chosen by CASKET_CLUSTERING (a folder by default) and opened on first use, so a configuration
+// without TLS sites touches no storage at all; and the on-demand TLS limits and max_certs counts.
 type certStorage struct {
-	mu sync.Mutex
-	s  certmagic.Storage
+	mu       sync.Mutex
+	s        certmagic.Storage
+	onDemand *tlsmgr.OnDemandState
 }
+
+func newCertStorage() *certStorage { return &certStorage{onDemand: tlsmgr.NewOnDemandState()} }
 
 // get opens the storage on first use.
 func (cs *certStorage) get(logger *zap.Logger) (certmagic.Storage, error) {

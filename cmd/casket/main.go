@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		_ = closeLog.Close()
 	}()
 
-	store := &certStorage{}
+	store := newCertStorage()
 	defer store.close(logger)
 	if c.Revoke != "" {
 		return runRevoke(c, store, logger, stdout, stderr)
