@@ -198,3 +198,32 @@ func TestNotProvisioned(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestForwardedProtoAndVia checks what a TLS and an HTTP/2 client connection give upstream, calling the
+// handler directly with such requests.
+func TestForwardedProtoAndVia(t *testing.T) {
+	b := newBackend(t, "b", nil)
+	cfg, err := Parse(dispenser(t, "proxy / "+b.addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := New(nil, cfg)
+	if err := h.Provision(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = h.Close() })
+	r := httptest.NewRequest("GET", "https://secure.example/x", nil) // r.TLS is set
+	r.Proto, r.ProtoMajor, r.ProtoMinor = "HTTP/2.0", 2, 0
+	r.Header.Set("Via", "1.1 other-proxy")
+	w := httptest.NewRecorder()
+	if err := h.ServeHTTP(w, r); err != nil || w.Code != 200 {
+		t.Fatalf("%d %v", w.Code, err)
+	}
+	got := b.lastRequest()
+	if p := got.Header.Get("X-Forwarded-Proto"); p != "https" {
+		t.Errorf("X-Forwarded-Proto = %q, want https", p)
+	}
+	if via := strings.Join(got.Header.Values("Via"), ", "); via != "1.1 other-proxy, 2 "+h.viaID {
+		t.Errorf("Via = %q", via)
+	}
+}
