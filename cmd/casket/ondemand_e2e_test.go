@@ -3,11 +3,15 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -194,4 +198,124 @@ func TestE2EOnDemandAskAnswers(t *testing.T) {
 		t.Errorf("ask got ip=%q", ips["ok.ask.casket.test"])
 	}
 	mu.Unlock()
+}
+
+// TestE2EOnDemandConcurrentHandshakes: 100 simultaneous first handshakes for one new name → one order,
+// and every handshake gets the certificate.
+func TestE2EOnDemandConcurrentHandshakes(t *testing.T) {
+	a := newACMEEnv(t, acmetest.Options{})
+	conf := writeConf(t, t.TempDir(), "*.casket.test {\n\troot www\n\ttls {\n\t\tmax_certs 5\n\t}\n}\n")
+	a.start(conf)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	release := make(chan struct{})
+	for range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-release
+			if _, err := handshakeWithin("swarm.casket.test", a.httpsPort, a.peb.Roots, 30*time.Second); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	close(release)
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Errorf("%d of 100 handshakes failed, e.g. %v", len(errs), errs[0])
+	}
+	if got := a.peb.Orders(); got != 1 {
+		t.Errorf("orders = %d, want exactly 1", got)
+	}
+}
+
+// TestE2EOnDemandAbuse: handshakes for 1,000 random names under a wildcard site with `max_certs 10` →
+// at most 10 orders; a configured site keeps answering throughout; the storage stays small. A reload
+// keeps the count: the limit is for the life of the process.
+func TestE2EOnDemandAbuse(t *testing.T) {
+	a := newACMEEnv(t, acmetest.Options{})
+	dir := t.TempDir()
+	body := "static.casket.test {\n\troot www\n}\n*.casket.test {\n\troot www\n\ttls {\n\t\tmax_certs 10\n\t}\n}\n"
+	conf := writeConf(t, dir, body)
+	p := a.start(conf)
+	waitCert(t, "static.casket.test", a.httpsPort, a.peb.Roots, 60*time.Second)
+	before := a.peb.Orders()
+
+	stop := make(chan struct{})
+	var staticFail, staticOK int
+	staticDone := make(chan struct{})
+	go func() {
+		defer close(staticDone)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+			start := time.Now()
+			if _, _, err := handshake("static.casket.test", a.httpsPort, a.peb.Roots); err != nil || time.Since(start) > time.Second {
+				staticFail++
+				t.Logf("configured site: %v after %v", err, time.Since(start))
+			} else {
+				staticOK++
+			}
+		}
+	}()
+	names := make(chan string)
+	var wg sync.WaitGroup
+	for range 25 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range names {
+				_, _, _ = handshake(n, a.httpsPort, a.peb.Roots)
+			}
+		}()
+	}
+	start := time.Now()
+	for i := range 1000 {
+		names <- fmt.Sprintf("x%04d-%d.casket.test", i, time.Now().UnixNano()%100000)
+	}
+	close(names)
+	wg.Wait()
+	// then one new name at a time until the cap: certmagic paces orders, so allow each a while
+	for i := 0; a.peb.Orders()-before < 10 && i < 20; i++ {
+		_, _ = handshakeWithin(fmt.Sprintf("seq%d.casket.test", i), a.httpsPort, a.peb.Roots, 30*time.Second)
+	}
+	close(stop)
+	<-staticDone
+	orders := a.peb.Orders() - before
+	t.Logf("1000 random names in %v; %d orders; configured site answered %d times", time.Since(start), orders, staticOK)
+	if orders != 10 {
+		t.Errorf("orders for on-demand names = %d, want 10 (max_certs)", orders)
+	}
+	if staticFail > 0 || staticOK == 0 {
+		t.Errorf("configured site: %d failed or slow handshakes, %d good", staticFail, staticOK)
+	}
+	var size int64
+	_ = filepath.WalkDir(a.storage, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				size += fi.Size()
+			}
+		}
+		return nil
+	})
+	t.Logf("storage: %d bytes", size)
+	if size > 256<<10 {
+		t.Errorf("storage grew to %d bytes for 11 certificates", size)
+	}
+
+	// a reload does not reset max_certs
+	p.signal(syscall.SIGUSR1)
+	waitLog(t, p, "reloaded", 1)
+	if _, err := handshakeWithin("afterreload.casket.test", a.httpsPort, a.peb.Roots, 10*time.Second); err == nil {
+		t.Error("a new name got a certificate after a reload although max_certs was reached")
+	}
+	if got := a.peb.Orders() - before; got != 10 {
+		t.Errorf("orders after the reload = %d, want 10", got)
+	}
 }
