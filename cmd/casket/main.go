@@ -10,12 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/casketserver/casket/dnsproviders"
 	"github.com/casketserver/casket/httpserver/directives"
 	"github.com/casketserver/casket/internal/version"
+	"github.com/casketserver/casket/tlsmgr"
 )
 
 func main() {
@@ -156,20 +157,15 @@ func printPlugins(w io.Writer) {
 	for _, n := range directives.Names() {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
-	dns := dnsProviderNames()
-	sort.Strings(dns)
 	fmt.Fprintln(w, "\nDNS providers:")
-	if len(dns) == 0 {
-		fmt.Fprintln(w, "  (none)")
-	}
-	for _, n := range dns {
+	for _, n := range dnsproviders.Names() {
 		fmt.Fprintf(w, "  %s\n", n)
 	}
-	fmt.Fprintln(w, "\nStorage backends:\n  file")
+	fmt.Fprintln(w, "\nStorage backends (CASKET_CLUSTERING):")
+	for _, n := range tlsmgr.ClusteringBackends {
+		fmt.Fprintf(w, "  %s\n", n)
+	}
 }
-
-// dnsProviderNames lists the compiled-in DNS providers; none exist yet.
-func dnsProviderNames() []string { return nil }
 
 // printErrors writes each error of a joined error on its own line.
 func printErrors(w io.Writer, err error) {

@@ -261,7 +261,7 @@ func TestRunExitCodes(t *testing.T) {
 		wantStderr string
 	}{
 		{name: "version", args: []string{"-version"}, want: 0, wantStdout: "Casket "},
-		{name: "plugins", args: []string{"-plugins"}, want: 0, wantStdout: "Storage backends:\n  file"},
+		{name: "plugins", args: []string{"-plugins"}, want: 0, wantStdout: "Storage backends (CASKET_CLUSTERING):\n  file\n  redis\n  postgres\n"},
 		{name: "help", args: []string{"-h"}, want: 0},
 		{name: "bad flag", args: []string{"-nope"}, want: 2, wantStderr: "unknown flag"},
 		{name: "revoke unmanaged", args: []string{"-revoke", "example.com"}, want: 1, wantStderr: `"example.com" is not a managed certificate`},

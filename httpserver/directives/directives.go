@@ -12,11 +12,15 @@ import (
 	"github.com/casketserver/casket/httpserver/bind"
 	"github.com/casketserver/casket/httpserver/encode"
 	"github.com/casketserver/casket/httpserver/errorpages"
+	"github.com/casketserver/casket/httpserver/fastcgi"
 	"github.com/casketserver/casket/httpserver/fileserver"
 	"github.com/casketserver/casket/httpserver/header"
 	"github.com/casketserver/casket/httpserver/internalpath"
 	"github.com/casketserver/casket/httpserver/limits"
+	"github.com/casketserver/casket/httpserver/metrics"
 	"github.com/casketserver/casket/httpserver/mime"
+	"github.com/casketserver/casket/httpserver/on"
+	"github.com/casketserver/casket/httpserver/proxy"
 	"github.com/casketserver/casket/httpserver/redir"
 	"github.com/casketserver/casket/httpserver/requestid"
 	"github.com/casketserver/casket/httpserver/rewrite"
@@ -25,11 +29,12 @@ import (
 	"github.com/casketserver/casket/tlsmgr"
 )
 
-// The full order, from Casket's httpserver/plugin.go (features.md §2), for those adding directives later:
+// The full order, from Casket's httpserver/plugin.go (features.md §2), for those adding directives later.
+// One deliberate change: prometheus comes before log, so that metrics count every answer.
 //
-//	root, index, bind, limits, timeouts, tls, on, request_id, realip, log, tryfiles, rewrite, ext, gzip,
-//	header, geoip, errors, ipfilter, ratelimit, forwardproxy, basicauth, redir, status, cors, mime, tmpauth,
-//	chuieauth, jwt, internal, pprof, expvar, push, prometheus, templates, proxy, fastcgi, websocket,
+//	root, index, bind, limits, timeouts, tls, on, request_id, realip, prometheus, log, tryfiles, rewrite,
+//	ext, gzip, header, geoip, errors, ipfilter, ratelimit, forwardproxy, basicauth, redir, status, cors,
+//	mime, tmpauth, chuieauth, jwt, internal, pprof, expvar, push, templates, proxy, fastcgi, websocket,
 //	webdav, markdown, browse
 //
 // Insert a new directive at its place in this list; the static file server is the implicit last handler.
@@ -43,7 +48,9 @@ func All() []httpserver.Directive {
 		{Name: "limits", Setup: limits.Setup},
 		{Name: "timeouts", Setup: timeouts.Setup},
 		{Name: "tls", Setup: setupTLS},
+		{Name: "on", Setup: on.Setup},
 		{Name: "request_id", Setup: requestid.Setup},
+		{Name: "prometheus", Setup: metrics.Setup},
 		{Name: "log", Setup: accesslog.Setup},
 		{Name: "tryfiles", Setup: fileserver.SetupTryFiles},
 		{Name: "rewrite", Setup: rewrite.Setup},
@@ -56,6 +63,8 @@ func All() []httpserver.Directive {
 		{Name: "status", Setup: status.Setup},
 		{Name: "mime", Setup: mime.Setup},
 		{Name: "internal", Setup: internalpath.Setup},
+		{Name: "proxy", Setup: proxy.Setup},
+		{Name: "fastcgi", Setup: fastcgi.Setup},
 		{Name: "browse", Setup: fileserver.SetupBrowse},
 	}
 }

@@ -9,11 +9,12 @@ import (
 	"github.com/casketserver/casket/internal/testutil"
 )
 
-// order is Casket's execution order (features.md §2); the table must follow it for the names it has.
-var order = []string{"root", "index", "bind", "limits", "timeouts", "tls", "on", "request_id", "realip", "log",
+// order is Casket's execution order (features.md §2), except that prometheus moved before log so that it
+// counts every answer; the table must follow it for the names it has.
+var order = []string{"root", "index", "bind", "limits", "timeouts", "tls", "on", "request_id", "realip", "prometheus", "log",
 	"tryfiles", "rewrite", "ext", "gzip", "header", "geoip", "errors", "ipfilter", "ratelimit", "forwardproxy",
 	"basicauth", "redir", "status", "cors", "mime", "tmpauth", "chuieauth", "jwt", "internal", "pprof", "expvar",
-	"push", "prometheus", "templates", "proxy", "fastcgi", "websocket", "webdav", "markdown", "browse"}
+	"push", "templates", "proxy", "fastcgi", "websocket", "webdav", "markdown", "browse"}
 
 func TestAllOrderAndUniqueness(t *testing.T) {
 	seen := map[string]bool{}
