@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/casketserver/casket/internal/metrics"
 	"github.com/casketserver/casket/tlsmgr/cluster"
 	"github.com/mholt/acmez/v3"
 	"go.uber.org/zap"
@@ -55,6 +56,13 @@ type Options struct {
 	// OnDemand keeps on-demand TLS limits and max_certs counts across the Managers of successive reloads,
 	// so they reset only when the process exits; nil gives this Manager a fresh one.
 	OnDemand *OnDemandState
+
+	// Metrics receives ACME order results, the certificates in use with their expiry, OCSP staples, TLS
+	// handshakes and on-demand decisions; nil records nothing.
+	Metrics *metrics.Registry
+	// OnRenewed is called, in its own goroutine, with the name of each certificate renewed (not on first
+	// issuance): the `on certrenew` hooks. nil does nothing.
+	OnRenewed func(name string)
 
 	watchEvery time.Duration // tests: how often manual certificate files are checked (default 5s)
 }
@@ -378,7 +386,7 @@ func (m *Manager) TLSConfig(p *Policy) *tls.Config {
 		tc.ClientCAs = p.ClientCAs
 	}
 	tc.NextProtos = append(append([]string(nil), alpn...), acmez.ACMETLS1Protocol)
-	return tc
+	return m.opts.Metrics.InstrumentTLS(tc) // once per config; a nil registry returns tc
 }
 
 // HandleHTTPChallenge answers an ACME HTTP-01 challenge request and reports whether it did. The HTTP
@@ -520,6 +528,7 @@ func (m *Manager) allConfigs() []*policyConfig {
 
 // event receives certmagic's events; it logs nothing itself (certmagic logs) and feeds test hooks.
 func (m *Manager) event(_ context.Context, event string, data map[string]any) error {
+	m.observeEvent(event, data)
 	if m.hook != nil {
 		m.hook(event, data)
 	}

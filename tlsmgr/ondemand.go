@@ -19,6 +19,8 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"go.uber.org/zap"
+
+	"github.com/casketserver/casket/internal/metrics"
 )
 
 // onDemand is a Manager's on-demand TLS state: which site patterns may obtain certificates during TLS
@@ -194,7 +196,9 @@ func (g *odGroup) decide(ctx context.Context, name string) error {
 	if ip := remoteIP(ctx); ip != "" {
 		log = log.With(zap.String("remote_ip", ip))
 	}
+	reg := g.m.opts.Metrics
 	deny := func(err error) error {
+		reg.ObserveOnDemand(metrics.OnDemandDenied)
 		log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
 		return err
 	}
@@ -202,6 +206,7 @@ func (g *odGroup) decide(ctx context.Context, name string) error {
 		return deny(errors.New("no site with on-demand TLS matches this name"))
 	}
 	if g.stored(ctx, name) {
+		reg.ObserveOnDemand(metrics.OnDemandAllowed)
 		log.Info("on-demand certificate allowed", zap.String("reason", "certificate in storage"))
 		return nil
 	}
@@ -213,14 +218,18 @@ func (g *odGroup) decide(ctx context.Context, name string) error {
 	}
 	if g.ask == nil {
 		if err := g.od.limits.check(name); err != nil {
-			return deny(err)
+			reg.ObserveOnDemand(metrics.OnDemandRateLimited)
+			log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
+			return err
 		}
+		reg.ObserveOnDemand(metrics.OnDemandAllowed)
 		log.Info("on-demand certificate allowed", zap.String("reason", "within max_certs and rate limits"))
 		return nil
 	}
 	if err := g.askAllowed(ctx, name, remoteIP(ctx)); err != nil {
 		return deny(err)
 	}
+	reg.ObserveOnDemand(metrics.OnDemandAllowed)
 	log.Info("on-demand certificate allowed", zap.String("reason", "ask endpoint answered 200"))
 	return nil
 }
