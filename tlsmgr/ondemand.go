@@ -134,8 +134,13 @@ func (m *Manager) EnableOnDemand(patterns []string, p *Policy) error {
 	od.mu.Lock()
 	defer od.mu.Unlock()
 	if od.client == nil {
-		od.client = newAskClient()
+		client := newAskClient()
+		od.client = client
 		od.groups = make(map[string]*odGroup)
+		m.goBackground(func() { // a reload replaces the Manager: do not keep its connections
+			<-m.ctx.Done()
+			client.CloseIdleConnections()
+		})
 	}
 	key := strings.Join([]string{p.configKey(), p.Ask, strconv.Itoa(p.MaxCerts), strings.Join(pats, ",")}, "\x01")
 	count := od.state.counter(key)
