@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/casketserver/casket/httpserver"
+	"github.com/casketserver/casket/internal/metrics"
 	"github.com/casketserver/casket/tlsmgr"
 )
 
@@ -100,6 +101,8 @@ func (a *autoHTTPS) prepare(in *httpserver.Instance, store *certStorage) error {
 		return err
 	}
 	opts.OnDemand = store.onDemand
+	opts.Metrics = store.metrics
+	opts.OnRenewed = store.onRenewed
 	m, err := tlsmgr.New(opts)
 	if err != nil {
 		return fmt.Errorf("starting certificate manager: %w", err)
@@ -190,6 +193,9 @@ type certStorage struct {
 	mu       sync.Mutex
 	s        certmagic.Storage
 	onDemand *tlsmgr.OnDemandState
+
+	metrics   *metrics.Registry // the process's metrics, fed by every Manager; nil records nothing
+	onRenewed func(name string) // the `on certrenew` hooks; nil does nothing
 }
 
 func newCertStorage() *certStorage { return &certStorage{onDemand: tlsmgr.NewOnDemandState()} }

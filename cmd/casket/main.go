@@ -29,6 +29,7 @@ const (
 	exitStartup   = 1 // any error before the server finished starting
 	exitForceQuit = 2 // second SIGINT while shutting down; also usage errors, as with Go's flag package
 	exitStop      = 3 // stopping after SIGTERM failed
+	exitCallbacks = 4 // an `on shutdown` command failed (the server itself stopped cleanly)
 )
 
 // run is the whole program: it parses args, loads and builds the configuration and serves until a signal

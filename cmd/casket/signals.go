@@ -14,6 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/casketserver/casket/httpserver"
+	"github.com/casketserver/casket/httpserver/on"
+	"github.com/casketserver/casket/internal/metrics"
 	"github.com/casketserver/casket/internal/version"
 )
 
@@ -31,6 +33,10 @@ type server struct {
 	in       *httpserver.Instance
 	https    *autoHTTPS // the certificate manager of in
 	draining sync.WaitGroup
+
+	hooks   *on.Hooks         // the `on` commands of the running configurations; one per process
+	metrics *metrics.Registry // the `prometheus` collectors; one per process, so counters survive reloads
+	upgrade *upgrade          // the USR2 upgrade in progress, if any (upgrade.go)
 }
 
 // serve builds and starts the first instance, then handles signals until the process should exit
@@ -42,8 +48,16 @@ func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.L
 	signal.Notify(sigs, handledSignals...)
 	defer signal.Stop(sigs)
 
-	s := &server{c: c, ld: ld, first: src, logger: logger, stderr: stderr, pool: httpserver.NewListenerPool(), store: store}
+	s := &server{c: c, ld: ld, first: src, logger: logger, stderr: stderr, pool: httpserver.NewListenerPool(), store: store,
+		hooks: on.NewHooks(logger.Named("on")), metrics: metrics.New(logger.Named("metrics"))}
 	defer s.pool.Close()
+	store.metrics = s.metrics
+	store.onRenewed = func(name string) { _ = s.hooks.CertRenewed(context.Background(), name) }
+	inherited, err := adoptInherited(s.pool)
+	if err != nil {
+		fmt.Fprintf(stderr, "casket: %v\n", err)
+		return exitStartup
+	}
 
 	in, https, err := build(c, src, logger, stderr)
 	if err != nil {
@@ -54,30 +68,47 @@ func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.L
 		fmt.Fprintf(stderr, "casket: %v\n", err)
 		return exitStartup
 	}
-	if err := s.manageThenStart(ctx, in, https); err != nil {
+	startCtx, err := s.manageThenStart(ctx, in, https)
+	if err != nil {
 		fmt.Fprintf(stderr, "casket: %v\n", err)
 		return exitStartup
 	}
 	s.in, s.https = in, https
+	s.pool.Prune() // inherited sockets the configuration no longer uses
+	upgraded := false
 	if c.PidFile != "" {
 		if err := writePidFile(c.PidFile); err != nil {
 			fmt.Fprintf(stderr, "casket: %v\n", err)
 			s.stopNow()
 			return exitStartup
 		}
-		defer os.Remove(c.PidFile)
+		defer func() {
+			if !upgraded { // the successor owns the pidfile now
+				os.Remove(c.PidFile)
+			}
+		}()
 	}
+	warnFileLimit(logger, len(in.Sites()), getNofile)
 	printSites(stdout, c.Quiet, in)
 	logger.Info("serving", zap.String("config", src.Name), zap.Int("sites", len(in.Sites())), zap.Int("pid", os.Getpid()))
+	inherited.ready(logger)
+	_ = s.hooks.Started(startCtx)
 
 	for {
 		select {
 		case <-ctx.Done():
 			return s.shutdown(sigs, "context cancelled")
+		case res := <-s.upgradeDone():
+			if s.upgradeFinished(res) {
+				upgraded = true
+				return s.handOver(sigs)
+			}
 		case sig := <-sigs:
 			switch sig {
 			case sigReload:
 				s.reload(ctx)
+			case sigUpgrade:
+				s.startUpgrade()
 			case syscall.SIGHUP:
 				logger.Info("ignoring SIGHUP")
 			case syscall.SIGQUIT:
@@ -112,7 +143,8 @@ func (s *server) reload(ctx context.Context) {
 		s.reloadFailed(err)
 		return
 	}
-	if err := s.manageThenStart(ctx, next, nextHTTPS); err != nil {
+	startCtx, err := s.manageThenStart(ctx, next, nextHTTPS)
+	if err != nil {
 		s.reloadFailed(err)
 		return
 	}
@@ -130,25 +162,34 @@ func (s *server) reload(ctx context.Context) {
 	}()
 	s.logger.Info("reloaded", zap.String("config", src.Name), zap.Int("sites", len(next.Sites())),
 		zap.Duration("took", time.Since(start)))
+	_ = s.hooks.Started(startCtx)
+}
+
+// startContext is the context of one Instance.Start: it carries the `on` hooks and the metrics registry
+// that the directives' Provision methods register with.
+func (s *server) startContext(ctx context.Context) context.Context {
+	return metrics.NewContext(s.hooks.Context(ctx), s.metrics)
 }
 
 // manageThenStart binds the instance's addresses (connections wait in the sockets' queues), starts
 // managing its certificates (stored ones are loaded before this returns, missing ones are ordered in the
 // background, and the CA's validation requests find the ports bound), then starts the instance, which
 // thus serves the stored certificates from its first connection. On error everything it did is undone.
-func (s *server) manageThenStart(ctx context.Context, in *httpserver.Instance, https *autoHTTPS) error {
+// It returns the start context, for hooks.Started.
+func (s *server) manageThenStart(ctx context.Context, in *httpserver.Instance, https *autoHTTPS) (context.Context, error) {
 	_ = s.pool.Reserve(in.Addresses()) // a failed bind is reported by Start, with its context
 	if err := https.manage(ctx, in); err != nil {
 		https.close()
 		s.pool.Prune()
-		return err
+		return nil, err
 	}
-	if err := in.Start(ctx, s.pool); err != nil {
+	startCtx := s.startContext(ctx)
+	if err := in.Start(startCtx, s.pool); err != nil {
 		https.close()
 		s.pool.Prune()
-		return fmt.Errorf("starting server: %w", err)
+		return nil, fmt.Errorf("starting server: %w", err)
 	}
-	return nil
+	return startCtx, nil
 }
 
 // reloadFailed reports a rejected reload on the process log and on stderr: the operator must see that
@@ -159,10 +200,24 @@ func (s *server) reloadFailed(err error) {
 	printErrors(s.stderr, err)
 }
 
-// shutdown stops the live instance within -grace. A SIGINT arriving meanwhile forces exit code 2; QUIT
-// exits at once with 0. A stop that fails for a reason other than the grace period elapsing exits 3.
+// shutdown runs the `on shutdown` commands, then stops the live instance within -grace. A SIGINT arriving
+// meanwhile forces exit code 2; QUIT exits at once with 0. A stop that fails for a reason other than the
+// grace period elapsing exits 3; a failed shutdown command exits 4 once the server stopped cleanly.
 func (s *server) shutdown(sigs <-chan os.Signal, why string) int {
 	s.logger.Info("shutting down", zap.String("reason", why), zap.Duration("grace", s.c.Grace))
+	hookCtx, cancel := context.WithTimeout(context.Background(), s.c.Grace)
+	hookErr := s.hooks.Shutdown(hookCtx)
+	cancel()
+	if code := s.stop(sigs); code != exitOK || hookErr == nil {
+		return code
+	}
+	s.logger.Error("shutdown command failed", zap.Error(hookErr))
+	fmt.Fprintf(s.stderr, "casket: on shutdown: %v\n", hookErr)
+	return exitCallbacks
+}
+
+// stop closes the listeners and drains the live instance and the ones still draining from reloads.
+func (s *server) stop(sigs <-chan os.Signal) int {
 	// Close the sockets first so new connections are refused at once; accepted ones drain below.
 	if err := s.pool.Close(); err != nil {
 		s.logger.Warn("closing listeners", zap.Error(err))

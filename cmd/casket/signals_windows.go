@@ -16,5 +16,11 @@ func (noSignal) Signal()        {}
 // sigReload asks for a configuration reload; never delivered on Windows.
 var sigReload os.Signal = noSignal{}
 
+// sigUpgrade asks for a binary upgrade; never delivered on Windows.
+var sigUpgrade os.Signal = noSignal{}
+
+// closeOnExec does nothing: Windows processes inherit no descriptors unless asked to.
+func closeOnExec(int) {}
+
 // handledSignals are the signals serve acts on: Windows only delivers Ctrl+C (INT).
 var handledSignals = []os.Signal{os.Interrupt, syscall.SIGTERM}
