@@ -178,6 +178,9 @@ func (s *socket) shut() error {
 	return nil
 }
 
+// handoffWait is how long a connection accepted as the socket closes waits for a holder to take it.
+const handoffWait = time.Second
+
 // acceptLoop accepts connections and hands each to one holder. Transient errors (too many open files)
 // are retried with a growing delay, as net/http does.
 func (s *socket) acceptLoop() {
@@ -209,7 +212,14 @@ func (s *socket) acceptLoop() {
 		select {
 		case s.conns <- c:
 		case <-s.stop:
-			c.Close()
+			// The socket is closing (a stop, or the handover of a binary upgrade, where another process
+			// accepts on it from now on), but this connection was accepted already: a holder still
+			// serving takes it rather than the client seeing it reset.
+			select {
+			case s.conns <- c:
+			case <-time.After(handoffWait):
+				c.Close()
+			}
 			s.err = net.ErrClosed
 			return
 		}
