@@ -53,7 +53,7 @@ func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.L
 	defer s.pool.Close()
 	store.metrics = s.metrics
 	store.onRenewed = func(name string) { _ = s.hooks.CertRenewed(context.Background(), name) }
-	inherited, err := adoptInherited(s.pool)
+	inherited, err := adoptInherited(s.pool, s.metrics)
 	if err != nil {
 		fmt.Fprintf(stderr, "casket: %v\n", err)
 		return exitStartup
@@ -75,6 +75,7 @@ func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.L
 	}
 	s.in, s.https = in, https
 	s.pool.Prune() // inherited sockets the configuration no longer uses
+	s.metrics.CloseInherited()
 	upgraded := false
 	if c.PidFile != "" {
 		if err := writePidFile(c.PidFile); err != nil {

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/casketserver/casket/httpserver"
+	"github.com/casketserver/casket/internal/metrics"
 )
 
 // Zero-downtime binary upgrade (SIGUSR2): the running process starts the binary found at its own path
@@ -22,8 +23,9 @@ import (
 // If the new process fails or says nothing within upgradeTimeout, the old one keeps serving.
 //
 // The handover protocol between the two processes: CASKET__UPGRADE=1, CASKET__UPGRADE_ADDRS holding the
-// listener addresses separated by commas, file descriptor 3 the status pipe (the new process writes
-// "ok\n") and descriptors 4, 5, ... the sockets, in the order of the addresses.
+// listener addresses separated by commas (a "metrics=" prefix marks the socket of a `prometheus`
+// endpoint), file descriptor 3 the status pipe (the new process writes "ok\n") and descriptors 4, 5, ...
+// the sockets, in the order of the addresses.
 const (
 	envUpgrade      = "CASKET__UPGRADE"
 	envUpgradeAddrs = "CASKET__UPGRADE_ADDRS"
@@ -59,7 +61,7 @@ func (s *server) startUpgrade() {
 		return
 	}
 	s.logger.Info("SIGUSR2: upgrading; starting the new binary")
-	u, err := spawnSuccessor(s.pool, s.in.Addresses())
+	u, err := spawnSuccessor(s.handedOver())
 	if err != nil {
 		s.upgradeFailed(err)
 		return
@@ -94,8 +96,30 @@ func (s *server) handOver(sigs <-chan os.Signal) int {
 	return exitOK
 }
 
-// spawnSuccessor starts the new process with the sockets of addrs and watches its status pipe.
-func spawnSuccessor(pool *httpserver.ListenerPool, addrs []string) (*upgrade, error) {
+// metricsPrefix marks a metrics endpoint's socket in envUpgradeAddrs.
+const metricsPrefix = "metrics="
+
+// handedOver lists the sockets a successor inherits: the live instance's listeners and the metrics
+// endpoints, by handover address (metricsPrefix for the latter).
+func (s *server) handedOver() ([]string, map[string]net.Listener) {
+	lns := make(map[string]net.Listener)
+	var addrs []string
+	for _, addr := range s.in.Addresses() {
+		if ln, ok := s.pool.Listener(addr); ok {
+			addrs = append(addrs, addr)
+			lns[addr] = ln
+		}
+	}
+	for addr, ln := range s.metrics.Listeners() {
+		addrs = append(addrs, metricsPrefix+addr)
+		lns[metricsPrefix+addr] = ln
+	}
+	return addrs, lns
+}
+
+// spawnSuccessor starts the new process with the sockets lns (in the order of addrs) and watches its
+// status pipe.
+func spawnSuccessor(addrs []string, lns map[string]net.Listener) (*upgrade, error) {
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -103,10 +127,7 @@ func spawnSuccessor(pool *httpserver.ListenerPool, addrs []string) (*upgrade, er
 		}
 	}()
 	for _, addr := range addrs {
-		ln, ok := pool.Listener(addr)
-		if !ok {
-			return nil, fmt.Errorf("no listener for %s", addr)
-		}
+		ln := lns[addr]
 		fl, ok := ln.(interface{ File() (*os.File, error) })
 		if !ok {
 			return nil, fmt.Errorf("listener for %s cannot be handed over (%T)", addr, ln)
@@ -196,9 +217,9 @@ func upgradeEnviron(env []string) []string {
 // inheritance is the new process's side of an upgrade: where it reports that it serves.
 type inheritance struct{ status *os.File }
 
-// adoptInherited hands the sockets inherited from an upgrading parent to pool; it returns nil when the
-// process was not started by an upgrade.
-func adoptInherited(pool *httpserver.ListenerPool) (*inheritance, error) {
+// adoptInherited hands the sockets inherited from an upgrading parent to pool and, for the metrics
+// endpoints, to reg; it returns nil when the process was not started by an upgrade.
+func adoptInherited(pool *httpserver.ListenerPool, reg *metrics.Registry) (*inheritance, error) {
 	if os.Getenv(envUpgrade) != "1" {
 		return nil, nil
 	}
@@ -216,6 +237,10 @@ func adoptInherited(pool *httpserver.ListenerPool) (*inheritance, error) {
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("adopting inherited listener %s: %w", addr, err)
+		}
+		if m, ok := strings.CutPrefix(addr, metricsPrefix); ok {
+			reg.Inherit(m, ln)
+			continue
 		}
 		if err := pool.Adopt(addr, ln); err != nil {
 			ln.Close()

@@ -18,7 +18,8 @@ import (
 
 // upgradeProc starts casket with its output in files (a successor inherits them; pipes would keep the
 // test's Wait blocked until the successor exits) and returns it with the paths of pidfile and log.
-func upgradeProc(t *testing.T, port string) (p *proc, conf, pidfile, logPath string) {
+// The site has a `prometheus` endpoint on mport, whose socket is handed over as well.
+func upgradeProc(t *testing.T, port, mport string) (p *proc, conf, pidfile, logPath string) {
 	t.Helper()
 	needBinary(t)
 	dir := t.TempDir()
@@ -26,7 +27,7 @@ func upgradeProc(t *testing.T, port string) (p *proc, conf, pidfile, logPath str
 	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("http://127.0.0.1:%s {\n\troot %s\n}\n", port, dir)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf("http://127.0.0.1:%s {\n\troot %s\n\tprometheus 127.0.0.1:%s\n}\n", port, dir, mport)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	pidfile, logPath = filepath.Join(dir, "casket.pid"), filepath.Join(dir, "out.log")
@@ -59,8 +60,8 @@ func killLater(t *testing.T, pid int) {
 }
 
 func TestE2EUpgradeUnderLoad(t *testing.T) {
-	port := freePort(t)
-	p, _, pidfile, _ := upgradeProc(t, port)
+	port, mport := freePort(t), freePort(t)
+	p, _, pidfile, _ := upgradeProc(t, port, mport)
 	oldPid := p.cmd.Process.Pid
 	url := "http://127.0.0.1:" + port + "/"
 
@@ -133,6 +134,10 @@ func TestE2EUpgradeUnderLoad(t *testing.T) {
 		t.Fatalf("new process %d not running", newPid)
 	}
 	t.Logf("%d requests, none failed; pid %d → %d", ok.Load(), oldPid, newPid)
+	site := "http://127.0.0.1:" + port
+	if m := scrape(t, "http://127.0.0.1:"+mport+"/metrics"); m["casket_http_requests_total{code=200,method=GET,site="+site+"}"] == 0 {
+		t.Errorf("the new process's metrics endpoint counts no request:\n%s", keys(m, "casket_http_requests"))
+	}
 
 	// The successor is a full server: TERM stops it and removes the pidfile.
 	if err := syscall.Kill(newPid, syscall.SIGTERM); err != nil {
@@ -150,8 +155,8 @@ func TestE2EUpgradeUnderLoad(t *testing.T) {
 }
 
 func TestE2EUpgradeBrokenConfigKeepsServing(t *testing.T) {
-	port := freePort(t)
-	p, conf, pidfile, logPath := upgradeProc(t, port)
+	port, mport := freePort(t), freePort(t)
+	p, conf, pidfile, logPath := upgradeProc(t, port, mport)
 	oldPid := p.cmd.Process.Pid
 	if err := os.WriteFile(conf, []byte("http://127.0.0.1:"+port+" {\n\tnosuchdirective\n}\n"), 0o644); err != nil {
 		t.Fatal(err)

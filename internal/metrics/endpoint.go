@@ -57,7 +57,7 @@ func (r *Registry) Serve(addr, path string) (*Lease, error) {
 	defer r.mu.Unlock()
 	e := r.endpoints[addr]
 	if e == nil {
-		ln, err := net.Listen("tcp", addr)
+		ln, err := r.listen(addr)
 		if err != nil {
 			return nil, fmt.Errorf("serving metrics on %s: %w", addr, err)
 		}

@@ -8,6 +8,7 @@ package metrics
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"sync"
 
@@ -39,7 +40,8 @@ type Registry struct {
 	ocsp       *ocspCollector
 
 	mu        sync.Mutex
-	endpoints map[string]*endpoint // by listen address
+	endpoints map[string]*endpoint    // by listen address
+	inherited map[string]net.Listener // sockets handed over by an upgrading process (handover.go)
 }
 
 // New returns a registry with Casket's collectors plus the Go runtime and process collectors. log
