@@ -15,6 +15,8 @@ type config struct {
 	Agree                   bool
 	CA                      string
 	CATimeout               time.Duration
+	Certs                   bool
+	Check                   bool
 	Conf                    string
 	CPU                     string
 	DefaultSNI              string
@@ -30,6 +32,7 @@ type config struct {
 	HTTPPort                string
 	HTTPSPort               string
 	HTTP2                   bool
+	JSON                    bool
 	Log                     string
 	LogFormat               string
 	LogLevel                string
@@ -72,6 +75,8 @@ func newFlagSet(c *config, out io.Writer) *pflag.FlagSet {
 	fs.BoolVar(&c.Agree, "agree", true, "agree to the CA's subscriber agreement")
 	fs.StringVar(&c.CA, "ca", defaultCA, "URL of the ACME CA's directory")
 	fs.DurationVar(&c.CATimeout, "catimeout", 30*time.Second, "timeout for HTTP requests to the ACME CA")
+	fs.BoolVar(&c.Certs, "certs", false, "list the certificates in storage (names, issuer, expiry, renewal, OCSP, locks), then exit")
+	fs.BoolVar(&c.Check, "check", false, "pre-flight check of the Casketfile (DNS, ports, CA, DNS credentials) without ordering anything, then exit")
 	fs.StringVar(&c.Conf, "conf", "", "Casketfile to load: a path, a glob (imported), or \"stdin\" for a pipe")
 	fs.StringVar(&c.CPU, "cpu", "100%", "CPU cap: a number of cores or a percentage (1%-100%)")
 	fs.StringVar(&c.DefaultSNI, "default-sni", "", "server name to assume when a TLS client sends none")
@@ -87,6 +92,7 @@ func newFlagSet(c *config, out io.Writer) *pflag.FlagSet {
 	fs.StringVar(&c.HTTPPort, "http-port", "80", "port treated as the HTTP port")
 	fs.StringVar(&c.HTTPSPort, "https-port", "443", "port treated as the HTTPS port")
 	fs.BoolVar(&c.HTTP2, "http2", true, "enable HTTP/2")
+	fs.BoolVar(&c.JSON, "json", false, "with -certs: print JSON instead of a table")
 	fs.StringVar(&c.Log, "log", "", "process log: a file path, \"stdout\" or \"stderr\"; empty discards it")
 	fs.StringVar(&c.LogFormat, "log-format", "console", "process log encoding: console or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "process log level: debug, info, warn or error")

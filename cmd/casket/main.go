@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/casketserver/casket/dnsproviders"
 	"github.com/casketserver/casket/httpserver/directives"
@@ -103,6 +104,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer store.close(logger)
 	if c.Revoke != "" {
 		return runRevoke(c, store, logger, stdout, stderr)
+	}
+	if c.Certs {
+		return runCerts(c, store, logger, stdout, stderr, time.Now())
 	}
 
 	src, err := ld.load()
