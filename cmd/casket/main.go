@@ -114,6 +114,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "casket: %v\n", err)
 		return exitStartup
 	}
+	if c.Check {
+		in, _, err := build(c, src, logger, stderr)
+		if err != nil {
+			printErrors(stderr, err)
+			return exitStartup
+		}
+		return runCheck(newChecker(c), in, stdout)
+	}
 	if c.Validate {
 		if _, _, err := build(c, src, logger, stderr); err != nil {
 			printErrors(stderr, err)
