@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -124,5 +125,27 @@ func TestCheckAllOKExitsZero(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "0 FAIL") {
 		t.Errorf("report:\n%s", out.String())
+	}
+}
+
+func TestE2ECheckFlag(t *testing.T) {
+	needBinary(t)
+	p := acmetest.Start(t, acmetest.Options{})
+	hp, sp := freePort(t), freePort(t)
+	conf := t.TempDir() + "/Casketfile"
+	if err := os.WriteFile(conf, []byte("*.wild.example {\n\ttls {\n\t\tdns cloudflare\n\t}\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-check", "-conf", conf, "-ca", p.DirectoryURL, "-http-port", hp, "-https-port", sp}
+	e := env{"SSL_CERT_FILE": p.DirectoryRootFile, "CLOUDFLARE_API_TOKEN": "token"}
+	code, stdout, stderr := runCasket(t, e, "", args...)
+	if code != 0 || !strings.Contains(stdout, "ACME directory answers") || !strings.Contains(stdout, "0 FAIL") {
+		t.Errorf("-check: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	// Without credentials the Casketfile itself is rejected, before anything is checked.
+	e["CLOUDFLARE_API_TOKEN"] = ""
+	code, _, stderr = runCasket(t, e, "", args...)
+	if code != 1 || !strings.Contains(stderr, "missing credentials") {
+		t.Errorf("-check without credentials: exit %d\nstderr:\n%s", code, stderr)
 	}
 }
