@@ -78,6 +78,11 @@ func (s *server) upgradeFinished(err error) bool {
 		return false
 	}
 	s.logger.Info("upgrade: the new process serves; draining and exiting", zap.Int("new_pid", pid))
+	// Under systemd, the new process becomes the service's main process (needs NotifyAccess=main or all),
+	// so this one exiting does not stop the service.
+	if err := sdNotify(os.Getenv("NOTIFY_SOCKET"), fmt.Sprintf("MAINPID=%d", pid)); err != nil {
+		s.logger.Warn("upgrade: telling systemd the new main pid", zap.Error(err))
+	}
 	return true
 }
 
