@@ -206,6 +206,7 @@ func (s *server) reloadFailed(err error) {
 // grace period elapsing exits 3; a failed shutdown command exits 4 once the server stopped cleanly.
 func (s *server) shutdown(sigs <-chan os.Signal, why string) int {
 	s.logger.Info("shutting down", zap.String("reason", why), zap.Duration("grace", s.c.Grace))
+	s.abortUpgrade()
 	hookCtx, cancel := context.WithTimeout(context.Background(), s.c.Grace)
 	hookErr := s.hooks.Shutdown(hookCtx)
 	cancel()

@@ -33,12 +33,25 @@ const (
 )
 
 // upgradeTimeout is how long the old process waits for the new one to report that it serves.
-var upgradeTimeout = 30 * time.Second
+const upgradeTimeout = 30 * time.Second
 
 // upgrade is a USR2 upgrade in progress.
 type upgrade struct {
 	pid  int
+	proc *os.Process
 	done chan error // receives the outcome once: nil when the new process serves
+}
+
+// abortUpgrade kills the new process of an upgrade still in progress: the process is stopping, and the
+// service with it.
+func (s *server) abortUpgrade() {
+	if s.upgrade == nil {
+		return
+	}
+	s.logger.Warn("stopping during an upgrade; killing the new process", zap.Int("new_pid", s.upgrade.pid))
+	_ = s.upgrade.proc.Kill()
+	<-s.upgrade.done
+	s.upgrade = nil
 }
 
 // upgradeDone returns the channel reporting the outcome of the upgrade in progress; nil (blocks forever)
@@ -161,7 +174,7 @@ func spawnSuccessor(addrs []string, lns map[string]net.Listener) (*upgrade, erro
 		r.Close()
 		return nil, fmt.Errorf("starting %s: %w", path, err)
 	}
-	u := &upgrade{pid: cmd.Process.Pid, done: make(chan error, 1)}
+	u := &upgrade{pid: cmd.Process.Pid, proc: cmd.Process, done: make(chan error, 1)}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
 	go func() {
@@ -187,6 +200,9 @@ func awaitReady(r *os.File, exited <-chan error, p *os.Process, timeout time.Dur
 	}
 	select {
 	case werr := <-exited:
+		if werr == nil {
+			werr = errors.New("it exited without serving")
+		}
 		return fmt.Errorf("the new process (pid %d) failed to start: %v", p.Pid, werr)
 	case <-time.After(timeout):
 		_ = p.Kill()
