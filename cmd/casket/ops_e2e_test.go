@@ -1,3 +1,5 @@
+//go:build !windows
+
 package main
 
 import (
@@ -14,6 +16,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/casketserver/casket/internal/acmetest"
 )
 
 // scrape fetches a metrics endpoint and parses it with Prometheus's own text parser.
@@ -187,4 +191,68 @@ func alive(pid int) bool {
 	}
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
 	return len(f) == 0 || f[0] != "Z"
+}
+
+// sumSeries adds the series of family name whose labels contain every one of labels ("k=v").
+func sumSeries(m map[string]float64, name string, labels ...string) (sum float64, n int) {
+	for k, v := range m {
+		if !strings.HasPrefix(k, name+"{") {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			if !strings.Contains(k, l) {
+				ok = false
+			}
+		}
+		if ok {
+			sum += v
+			n++
+		}
+	}
+	return sum, n
+}
+
+func TestE2EHTTPSMetrics(t *testing.T) {
+	a := newACMEEnv(t, acmetest.Options{})
+	mport := freePort(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("tls"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := writeConf(t, dir, fmt.Sprintf("a.casket.test {\n\troot %s\n\tprometheus 127.0.0.1:%s\n}\n", dir, mport))
+	p := a.start(conf)
+	waitCert(t, "a.casket.test", a.httpsPort, a.peb.Roots, 60*time.Second)
+	c := tlsClient(t, a.peb.Roots)
+	if r := get(t, c, "https://a.casket.test:"+a.httpsPort+"/"); r.status != 200 {
+		t.Fatalf("GET https: %d", r.status)
+	}
+	url := "http://127.0.0.1:" + mport + "/metrics"
+
+	// The certificate's expiry is recorded once certmagic caches it; allow the background order to finish.
+	deadline := time.Now().Add(20 * time.Second)
+	var m map[string]float64
+	for {
+		m = scrape(t, url)
+		if v, _ := sumSeries(m, "casket_tls_certificate_expiry_timestamp_seconds", "name=a.casket.test"); v > 0 {
+			if v < float64(time.Now().Unix()) {
+				t.Errorf("certificate expiry %v is in the past", v)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate expiry for a.casket.test:\n%s", keys(m, "casket_tls"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if v, _ := sumSeries(m, "casket_acme_orders_total", "result=success"); v < 1 {
+		t.Errorf("successful ACME orders = %v:\n%s", v, keys(m, "casket_acme"))
+	}
+	if v, _ := sumSeries(m, "casket_tls_handshakes_total"); v < 1 {
+		t.Errorf("TLS handshakes = %v:\n%s", v, keys(m, "casket_tls"))
+	}
+	if v, _ := sumSeries(m, "casket_http_requests_total", "code=200"); v < 1 {
+		t.Errorf("HTTPS requests = %v:\n%s", v, keys(m, "casket_http"))
+	}
+	p.stop()
 }
