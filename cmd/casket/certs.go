@@ -43,10 +43,19 @@ type ocspInfo struct {
 	NextUpdate time.Time `json:"next_update"`
 }
 
-// lockInfo is the issuance lock held on a certificate's name, in file storage.
+// lockInfo is the issuance lock held on a certificate's name: in file storage its times, in a storage
+// implementing lockInspector the instance holding it.
 type lockInfo struct {
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	Holder  string    `json:"holder,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+	Updated time.Time `json:"updated,omitzero"`
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// lockInspector is implemented by storages that record which instance holds a lock (the identity of
+// CASKET_UUID_FILE): -certs shows it. ok is false when no lock is held on name.
+type lockInspector interface {
+	LockHolder(ctx context.Context, name string) (holder string, expires time.Time, ok bool, err error)
 }
 
 // renewalRatio is certmagic's default renewal window: a certificate is renewed once less than this share
@@ -184,9 +193,16 @@ func ocspStatusName(s int) string {
 	}
 }
 
-// readLock reads certmagic's issuance lock for name as file storage keeps it (locks/issue_cert_<name>.lock,
-// JSON with created and updated times); other storages report none.
+// readLock reads certmagic's issuance lock for name: through lockInspector when the storage has it, else
+// as file storage keeps it (locks/issue_cert_<name>.lock, JSON with created and updated times).
 func readLock(ctx context.Context, s certmagic.Storage, name string) *lockInfo {
+	if li, ok := s.(lockInspector); ok {
+		holder, expires, held, err := li.LockHolder(ctx, "issue_cert_"+name)
+		if err != nil || !held {
+			return nil
+		}
+		return &lockInfo{Holder: holder, Expires: expires.UTC()}
+	}
 	b, err := s.Load(ctx, path.Join("locks", certmagic.StorageKeys.Safe("issue_cert_"+name)+".lock"))
 	if err != nil {
 		return nil
@@ -262,7 +278,10 @@ func lockColumn(l *lockInfo, layout string) string {
 	if l == nil {
 		return "-"
 	}
-	if l.Updated.IsZero() {
+	switch {
+	case l.Holder != "":
+		return "held by " + l.Holder
+	case l.Updated.IsZero():
 		return "locked"
 	}
 	return "locked, refreshed " + l.Updated.Format(layout)

@@ -189,3 +189,36 @@ func TestE2ECertsFlag(t *testing.T) {
 		t.Errorf("-certs exit %d:\n%s", code, stdout)
 	}
 }
+
+// inspectingStorage is a storage that knows who holds its locks, as a clustering backend may.
+type inspectingStorage struct {
+	certmagic.Storage
+	holders map[string]string
+}
+
+func (s inspectingStorage) LockHolder(_ context.Context, name string) (string, time.Time, bool, error) {
+	h, ok := s.holders[name]
+	return h, time.Date(2026, 6, 1, 12, 0, 30, 0, time.UTC), ok, nil
+}
+
+func TestCertsLockHolder(t *testing.T) {
+	dir, _ := certStorageFixture(t)
+	s := inspectingStorage{Storage: &certmagic.FileStorage{Path: dir}, holders: map[string]string{"issue_cert_a.example": "node-7"}}
+	infos, err := listCerts(context.Background(), s, time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ci := range infos {
+		switch {
+		case ci.Name == "a.example" && (ci.Lock == nil || ci.Lock.Holder != "node-7"):
+			t.Errorf("a.example lock = %+v, want held by node-7", ci.Lock)
+		case ci.Name != "a.example" && ci.Lock != nil:
+			t.Errorf("%s lock = %+v, want none (the storage's own answer wins over lock files)", ci.Name, ci.Lock)
+		}
+	}
+	var out bytes.Buffer
+	_ = printCerts(&out, infos, false)
+	if !bytes.Contains(out.Bytes(), []byte("held by node-7")) {
+		t.Errorf("table:\n%s", out.String())
+	}
+}
