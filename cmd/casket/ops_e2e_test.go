@@ -256,3 +256,25 @@ func TestE2EHTTPSMetrics(t *testing.T) {
 	}
 	p.stop()
 }
+
+func TestE2ECertRenewHook(t *testing.T) {
+	// Pebble issues 12-second certificates: after 9 seconds one is in its renewal window (the last
+	// third), and the next start renews it when it loads it from storage.
+	a := newACMEEnv(t, acmetest.Options{Validity: 12 * time.Second})
+	dir := t.TempDir()
+	renewed := filepath.Join(dir, "renewed")
+	conf := writeConf(t, dir, fmt.Sprintf("a.casket.test {\n\troot %s\n\ton certrenew sh -c \"echo {cert_name} >> %s\"\n}\n", dir, renewed))
+	p := a.start(conf)
+	first := waitCert(t, "a.casket.test", a.httpsPort, a.peb.Roots, 60*time.Second)
+	p.stop()
+	if b, _ := os.ReadFile(renewed); len(b) != 0 {
+		t.Fatalf("certrenew ran for a first issuance: %q", b)
+	}
+	time.Sleep(time.Until(first.NotBefore.Add(9 * time.Second)))
+
+	p = a.start(conf)
+	if got := waitFile(t, renewed, 1); got != "a.casket.test\n" {
+		t.Errorf("certrenew output = %q", got)
+	}
+	p.stop()
+}
