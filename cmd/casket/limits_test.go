@@ -25,13 +25,14 @@ func TestWarnFileLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			core, logs := observer.New(zap.WarnLevel)
-			got := warnFileLimit(zap.New(core), tt.sites, func() (uint64, bool) { return tt.soft, tt.known })
+			var stderr strings.Builder
+			got := warnFileLimit(zap.New(core), &stderr, tt.sites, func() (uint64, bool) { return tt.soft, tt.known })
 			if got != tt.want {
 				t.Fatalf("warned = %v, want %v", got, tt.want)
 			}
 			if !tt.want {
-				if logs.Len() != 0 {
-					t.Fatalf("unexpected log: %v", logs.All())
+				if logs.Len() != 0 || stderr.Len() != 0 {
+					t.Fatalf("unexpected warning: %v %q", logs.All(), stderr.String())
 				}
 				return
 			}
@@ -40,8 +41,8 @@ func TestWarnFileLimit(t *testing.T) {
 			if f["limit"] != tt.soft || f["recommended"] != wantFiles(tt.sites) {
 				t.Errorf("fields = %v", f)
 			}
-			if want := "LimitNOFILE="; !strings.Contains(e.Message, want) {
-				t.Errorf("message %q does not say how to raise the limit (%s)", e.Message, want)
+			if want := "LimitNOFILE="; !strings.Contains(e.Message, want) || !strings.Contains(stderr.String(), want) {
+				t.Errorf("message %q / %q does not say how to raise the limit (%s)", e.Message, stderr.String(), want)
 			}
 		})
 	}

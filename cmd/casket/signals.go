@@ -89,7 +89,7 @@ func serve(ctx context.Context, c *config, ld *loader, src source, logger *zap.L
 			}
 		}()
 	}
-	warnFileLimit(logger, len(in.Sites()), getNofile)
+	warnFileLimit(logger, stderr, len(in.Sites()), getNofile)
 	printSites(stdout, c.Quiet, in)
 	logger.Info("serving", zap.String("config", src.Name), zap.Int("sites", len(in.Sites())), zap.Int("pid", os.Getpid()))
 	inherited.ready(logger)
