@@ -278,3 +278,21 @@ func TestE2ECertRenewHook(t *testing.T) {
 	}
 	p.stop()
 }
+
+func TestE2ELowFileLimitWarns(t *testing.T) {
+	needBinary(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	conf := writeConf(t, dir, fmt.Sprintf("http://127.0.0.1:%s {\n\troot %s\n}\n", port, dir))
+	// The Go runtime raises the soft limit to the hard one, so lower both, through a shell that then
+	// becomes casket.
+	p := newProc(t, nil, "-c", `ulimit -n 300 && exec "$0" "$@"`, casketBin, "-conf", conf, "-quiet")
+	p.cmd.Path, p.cmd.Args = "/bin/sh", append([]string{"sh"}, p.cmd.Args[1:]...)
+	p.start()
+	p.waitListening("127.0.0.1:" + port)
+	if !strings.Contains(p.stderr.String(), "the open-file limit is 300, below the 1040 recommended for 1 site(s)") {
+		t.Errorf("stderr:\n%s", p.stderr)
+	}
+	p.signal(syscall.SIGTERM)
+	p.wait(15 * time.Second)
+}
