@@ -1,16 +1,16 @@
 // Package lightsail manages DNS records of Amazon Lightsail domains (Lightsail API 2016-11-28, JSON 1.1,
-// region us-east-1) with aws-sdk-go-v2. Lightsail entries have no TTL. DNS_ZONE names the Lightsail
+// region AWS_REGION, us-east-1 by default) over plain HTTP with SigV4 signing. Lightsail entries have no TTL. DNS_ZONE names the Lightsail
 // domain when it differs from the zone found in DNS.
 package lightsail
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"sync"
+	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	ls "github.com/aws/aws-sdk-go-v2/service/lightsail"
-	"github.com/aws/aws-sdk-go-v2/service/lightsail/types"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
 	"github.com/casketserver/casket/dnsproviders/internal/awsconf"
 	"github.com/casketserver/casket/dnsproviders/internal/recs"
@@ -23,11 +23,24 @@ type Provider struct {
 	Domain   string // DNS_ZONE: the Lightsail domain; the zone given to each call when empty
 	Endpoint string // a different API endpoint (tests)
 
-	retryer func() aws.Retryer // tests: fast retries
+	minWait time.Duration // tests: fast retries
 
 	once   sync.Once
-	client *ls.Client
-	err    error
+	client *awsconf.Client
+}
+
+// domainEntry is a Lightsail DomainEntry (API 2016-11-28).
+type domainEntry struct {
+	ID      string `json:"id,omitempty"`
+	Name    string `json:"name"`
+	Target  string `json:"target"`
+	Type    string `json:"type"`
+	IsAlias *bool  `json:"isAlias,omitempty"`
+}
+
+type domainRequest struct {
+	DomainName  string       `json:"domainName"`
+	DomainEntry *domainEntry `json:"domainEntry,omitempty"`
 }
 
 // New builds a Provider from the `dns lightsail` block and AWS_* / DNS_ZONE variables.
@@ -44,23 +57,34 @@ func New(c dnsconf.Config) (*Provider, error) {
 	return p, nil
 }
 
-func (p *Provider) api(ctx context.Context) (*ls.Client, error) {
+func (p *Provider) api() *awsconf.Client {
 	p.once.Do(func() {
-		cfg, err := p.Credentials.Load(ctx, "lightsail")
-		if err != nil {
-			p.err = err
-			return
+		region := p.Region
+		if region == "" {
+			region = "us-east-1"
 		}
-		p.client = ls.NewFromConfig(cfg, func(o *ls.Options) {
-			if p.Endpoint != "" {
-				o.BaseEndpoint = aws.String(p.Endpoint)
-			}
-			if p.retryer != nil {
-				o.Retryer = p.retryer()
-			}
-		})
+		endpoint := "https://lightsail." + region + ".amazonaws.com"
+		if p.Endpoint != "" {
+			endpoint = strings.TrimSuffix(p.Endpoint, "/")
+		}
+		p.client = &awsconf.Client{Provider: "lightsail", Service: "lightsail", Region: region, Endpoint: endpoint,
+			Creds: p.Credentials, MinWait: p.minWait}
 	})
-	return p.client, p.err
+	return p.client
+}
+
+// call posts one JSON 1.1 operation and decodes the reply into out (when not nil).
+func (p *Provider) call(ctx context.Context, op string, in, out any) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	hdr := http.Header{"Content-Type": {"application/x-amz-json-1.1"}, "X-Amz-Target": {"Lightsail_20161128." + op}}
+	data, err := p.api().Do(ctx, op, http.MethodPost, "/", hdr, body)
+	if err != nil || out == nil {
+		return err
+	}
+	return json.Unmarshal(data, out)
 }
 
 func (p *Provider) domain(zone string) string {
@@ -70,23 +94,27 @@ func (p *Provider) domain(zone string) string {
 	return strings.ToLower(strings.TrimSuffix(zone, "."))
 }
 
-func toLibdns(zone string, e types.DomainEntry) libdns.Record {
-	typ, v := aws.ToString(e.Type), aws.ToString(e.Target)
+func toLibdns(zone string, e domainEntry) libdns.Record {
+	typ, v := e.Type, e.Target
 	if typ == "TXT" {
 		v = recs.UnquoteTXT(v)
 	}
-	return recs.Typed(libdns.RR{Name: recs.Relative(aws.ToString(e.Name), zone), Type: typ, Data: v})
+	return recs.Typed(libdns.RR{Name: recs.Relative(e.Name, zone), Type: typ, Data: v})
 }
 
-func (p *Provider) entries(ctx context.Context, c *ls.Client, zone string) ([]types.DomainEntry, error) {
-	out, err := c.GetDomain(ctx, &ls.GetDomainInput{DomainName: aws.String(p.domain(zone))})
-	if err != nil {
+func (p *Provider) entries(ctx context.Context, zone string) ([]domainEntry, error) {
+	var out struct {
+		Domain *struct {
+			Entries []domainEntry `json:"domainEntries"`
+		} `json:"domain"`
+	}
+	if err := p.call(ctx, "GetDomain", domainRequest{DomainName: p.domain(zone)}, &out); err != nil {
 		return nil, wrap("reading domain "+p.domain(zone), err)
 	}
 	if out.Domain == nil {
 		return nil, nil
 	}
-	return out.Domain.DomainEntries, nil
+	return out.Domain.Entries, nil
 }
 
 func wrap(action string, err error) error {
@@ -103,11 +131,7 @@ func (e *opError) Unwrap() error { return e.err }
 
 // GetRecords returns the domain's entries (without TTLs: Lightsail has none).
 func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
-	c, err := p.api(ctx)
-	if err != nil {
-		return nil, err
-	}
-	all, err := p.entries(ctx, c, zone)
+	all, err := p.entries(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
@@ -120,10 +144,6 @@ func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record
 
 // AppendRecords creates one domain entry per record.
 func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.Record) ([]libdns.Record, error) {
-	c, err := p.api(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var out []libdns.Record
 	for _, rec := range in {
 		rr := rec.RR()
@@ -132,8 +152,8 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.R
 		if typ == "TXT" {
 			target = recs.QuoteTXT(rr.Data)
 		}
-		e := types.DomainEntry{Name: aws.String(strings.TrimSuffix(recs.FQDN(rr.Name, zone), ".")), Type: aws.String(typ), Target: aws.String(target)}
-		if _, err := c.CreateDomainEntry(ctx, &ls.CreateDomainEntryInput{DomainName: aws.String(p.domain(zone)), DomainEntry: &e}); err != nil {
+		e := domainEntry{Name: strings.TrimSuffix(recs.FQDN(rr.Name, zone), "."), Type: typ, Target: target}
+		if err := p.call(ctx, "CreateDomainEntry", domainRequest{DomainName: p.domain(zone), DomainEntry: &e}, nil); err != nil {
 			return out, wrap("creating an entry", err)
 		}
 		out = append(out, toLibdns(zone, e))
@@ -143,11 +163,7 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.R
 
 // DeleteRecords deletes the matching domain entries (TTLs are ignored: Lightsail has none).
 func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.Record) ([]libdns.Record, error) {
-	c, err := p.api(ctx)
-	if err != nil {
-		return nil, err
-	}
-	all, err := p.entries(ctx, c, zone)
+	all, err := p.entries(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +176,7 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 			if !recs.Matches(w, have.RR(), zone) {
 				continue
 			}
-			if _, err := c.DeleteDomainEntry(ctx, &ls.DeleteDomainEntryInput{DomainName: aws.String(p.domain(zone)), DomainEntry: &e}); err != nil {
+			if err := p.call(ctx, "DeleteDomainEntry", domainRequest{DomainName: p.domain(zone), DomainEntry: &e}, nil); err != nil {
 				return out, wrap("deleting an entry", err)
 			}
 			out = append(out, have)

@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/casketserver/casket/dnsproviders/conformance"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
 	"github.com/casketserver/casket/dnsproviders/internal/awsconf"
@@ -140,12 +138,6 @@ func (f *fakeLightsail) txt(fqdn string) []string {
 	return out
 }
 
-func fastRetries() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 10 * time.Millisecond, nil })
-	})
-}
-
 func TestNew(t *testing.T) {
 	env := map[string]string{"AWS_SECRET_ACCESS_KEY": "only-the-secret", "DNS_ZONE": "example.com."}
 	look := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
@@ -164,7 +156,7 @@ func TestNew(t *testing.T) {
 func TestFakeLightsail(t *testing.T) {
 	f, srv := newFake(t)
 	p := &Provider{Credentials: awsconf.Credentials{AccessKeyID: f.keyID, SecretAccessKey: f.secret, Region: "us-east-1"},
-		Endpoint: srv.URL, retryer: fastRetries}
+		Endpoint: srv.URL, minWait: 10 * time.Millisecond}
 	conformance.Run(t, p, "casket.test.", conformance.Options{Lookup: f.txt})
 	if !f.throttled {
 		t.Error("nothing created")

@@ -1,6 +1,7 @@
-// Package route53 manages DNS records in Amazon Route 53 (API version 2013-04-01) with aws-sdk-go-v2.
-// Credentials come from the block or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (each also as _FILE), or
-// else from the SDK's default chain (AWS_PROFILE, shared files, instance or container roles).
+// Package route53 manages DNS records in Amazon Route 53 (REST/XML API version 2013-04-01) over plain
+// HTTP with SigV4 signing. Credentials come from the block or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY
+// (each also as _FILE), or else from the default chain: AWS_PROFILE in the shared files, a web identity
+// token, a container or instance role.
 package route53
 
 import (
@@ -11,9 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	r53 "github.com/aws/aws-sdk-go-v2/service/route53"
-	"github.com/aws/aws-sdk-go-v2/service/route53/types"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
 	"github.com/casketserver/casket/dnsproviders/internal/awsconf"
 	"github.com/casketserver/casket/dnsproviders/internal/recs"
@@ -22,18 +20,17 @@ import (
 
 // Provider manages records in the hosted zones of one AWS account.
 type Provider struct {
-	awsconf.Credentials        // empty: the SDK's default credential chain
+	awsconf.Credentials        // empty: the default credential chain
 	HostedZoneID        string // skip the zone lookup
 	Endpoint            string // a different API endpoint (tests, FIPS)
 	// WaitForSync waits until Route 53 reports a change INSYNC (at most MaxWait, default 2 minutes).
 	WaitForSync bool
 	MaxWait     time.Duration
 
-	retryer func() aws.Retryer // tests: fast retries
+	minWait time.Duration // tests: fast retries
 
 	once   sync.Once
-	client *r53.Client
-	err    error
+	client *awsconf.Client
 	mu     sync.Mutex // serializes read-modify-write of record sets
 }
 
@@ -57,50 +54,50 @@ func New(c dnsconf.Config) (*Provider, error) {
 	return p, nil
 }
 
-func (p *Provider) api(ctx context.Context) (*r53.Client, error) {
+// api returns the signing client: Route 53 is global, signed in the partition's home region.
+func (p *Provider) api() *awsconf.Client {
 	p.once.Do(func() {
-		cfg, err := p.Credentials.Load(ctx, "route53")
-		if err != nil {
-			p.err = err
-			return
+		endpoint, region := "https://route53.amazonaws.com", "us-east-1"
+		switch {
+		case strings.HasPrefix(p.Region, "cn-"):
+			endpoint, region = "https://route53.amazonaws.com.cn", "cn-northwest-1"
+		case strings.HasPrefix(p.Region, "us-gov-"):
+			endpoint, region = "https://route53.us-gov.amazonaws.com", "us-gov-west-1"
 		}
-		p.client = r53.NewFromConfig(cfg, func(o *r53.Options) {
-			if p.Endpoint != "" {
-				o.BaseEndpoint = aws.String(p.Endpoint)
-			}
-			if p.retryer != nil {
-				o.Retryer = p.retryer()
-			}
-		})
+		if p.Endpoint != "" {
+			endpoint = strings.TrimSuffix(p.Endpoint, "/")
+		}
+		p.client = &awsconf.Client{Provider: "route53", Service: "route53", Region: region, Endpoint: endpoint,
+			Creds: p.Credentials, MinWait: p.minWait}
 	})
-	return p.client, p.err
+	return p.client
 }
 
 // zoneID finds the hosted zone named zone (a public one when a private one has the same name).
-func (p *Provider) zoneID(ctx context.Context, c *r53.Client, zone string) (string, error) {
+func (p *Provider) zoneID(ctx context.Context, zone string) (string, error) {
 	if p.HostedZoneID != "" {
-		return p.HostedZoneID, nil
+		return strings.TrimPrefix(p.HostedZoneID, "/hostedzone/"), nil
 	}
 	want := strings.ToLower(recs.Zone(zone))
 	var found string
-	in := &r53.ListHostedZonesByNameInput{DNSName: aws.String(want)}
+	name, next := want, ""
 	for {
-		out, err := c.ListHostedZonesByName(ctx, in)
+		out, err := p.listZones(ctx, name, next)
 		if err != nil {
 			return "", fmt.Errorf("route53: finding hosted zone %s: %w", zone, err)
 		}
-		for _, z := range out.HostedZones {
-			if strings.ToLower(aws.ToString(z.Name)) != want {
+		for _, z := range out.Zones {
+			if strings.ToLower(z.Name) != want {
 				continue
 			}
-			if found == "" || (z.Config != nil && !z.Config.PrivateZone) {
-				found = strings.TrimPrefix(aws.ToString(z.Id), "/hostedzone/")
+			if found == "" || !z.Private {
+				found = strings.TrimPrefix(z.ID, "/hostedzone/")
 			}
 		}
-		if !out.IsTruncated || out.NextDNSName == nil || strings.ToLower(aws.ToString(out.NextDNSName)) != want {
+		if !out.IsTruncated || out.NextDNSName == "" || strings.ToLower(out.NextDNSName) != want {
 			break
 		}
-		in.DNSName, in.HostedZoneId = out.NextDNSName, out.NextHostedZoneId
+		name, next = out.NextDNSName, out.NextZoneID
 	}
 	if found == "" {
 		return "", fmt.Errorf("route53: no hosted zone named %s in this account (set AWS_HOSTED_ZONE_ID if it has another name)", zone)
@@ -109,19 +106,16 @@ func (p *Provider) zoneID(ctx context.Context, c *r53.Client, zone string) (stri
 }
 
 // sets lists record sets, all of them (name == "") or those with the given name and type.
-func (p *Provider) sets(ctx context.Context, c *r53.Client, zoneID, name, typ string) ([]types.ResourceRecordSet, error) {
-	in := &r53.ListResourceRecordSetsInput{HostedZoneId: aws.String(zoneID)}
-	if name != "" {
-		in.StartRecordName, in.StartRecordType = aws.String(name), types.RRType(typ)
-	}
-	var out []types.ResourceRecordSet
+func (p *Provider) sets(ctx context.Context, zoneID, name, typ string) ([]rrSet, error) {
+	startName, startType, startID := name, typ, ""
+	var out []rrSet
 	for {
-		page, err := c.ListResourceRecordSets(ctx, in)
+		page, err := p.listSets(ctx, zoneID, startName, startType, startID)
 		if err != nil {
 			return nil, fmt.Errorf("route53: listing records: %w", err)
 		}
-		for _, s := range page.ResourceRecordSets {
-			if name != "" && (!strings.EqualFold(unescape(aws.ToString(s.Name)), name) || string(s.Type) != typ) {
+		for _, s := range page.Sets {
+			if name != "" && (!strings.EqualFold(unescape(s.Name), name) || s.Type != typ) {
 				return out, nil // sorted by name and type: past the wanted set
 			}
 			out = append(out, s)
@@ -129,7 +123,7 @@ func (p *Provider) sets(ctx context.Context, c *r53.Client, zoneID, name, typ st
 		if !page.IsTruncated {
 			return out, nil
 		}
-		in.StartRecordName, in.StartRecordType, in.StartRecordIdentifier = page.NextRecordName, page.NextRecordType, page.NextRecordIdentifier
+		startName, startType, startID = page.NextName, page.NextType, page.NextID
 	}
 }
 
@@ -145,38 +139,36 @@ func value(typ, data string) string {
 	return data
 }
 
-func toLibdns(zone string, s types.ResourceRecordSet, v string) libdns.Record {
-	typ := string(s.Type)
+func toLibdns(zone string, s rrSet, v string) libdns.Record {
+	typ := s.Type
 	if typ == "TXT" {
 		v = recs.UnquoteTXT(v)
 	}
-	return recs.Typed(libdns.RR{Name: recs.Relative(unescape(aws.ToString(s.Name)), zone),
-		TTL: time.Duration(aws.ToInt64(s.TTL)) * time.Second, Type: typ, Data: v})
+	var ttl int64
+	if s.TTL != nil {
+		ttl = *s.TTL
+	}
+	return recs.Typed(libdns.RR{Name: recs.Relative(unescape(s.Name), zone),
+		TTL: time.Duration(ttl) * time.Second, Type: typ, Data: v})
 }
 
 // change submits changes and, with WaitForSync, waits until they are INSYNC.
-func (p *Provider) change(ctx context.Context, c *r53.Client, zoneID string, changes []types.Change) error {
+func (p *Provider) change(ctx context.Context, zoneID string, changes []change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	out, err := c.ChangeResourceRecordSets(ctx, &r53.ChangeResourceRecordSetsInput{
-		HostedZoneId: aws.String(zoneID),
-		ChangeBatch:  &types.ChangeBatch{Changes: changes, Comment: aws.String("casket: ACME DNS-01 challenge")},
-	})
+	out, err := p.submit(ctx, zoneID, changes)
 	if err != nil {
 		return fmt.Errorf("route53: changing records: %w", err)
 	}
-	if !p.WaitForSync || out.ChangeInfo == nil {
+	if !p.WaitForSync || out.ID == "" {
 		return nil
 	}
 	maxWait := p.MaxWait
 	if maxWait == 0 {
 		maxWait = 2 * time.Minute
 	}
-	w := r53.NewResourceRecordSetsChangedWaiter(c, func(o *r53.ResourceRecordSetsChangedWaiterOptions) {
-		o.MinDelay, o.MaxDelay = 200*time.Millisecond, 5*time.Second
-	})
-	if err := w.Wait(ctx, &r53.GetChangeInput{Id: out.ChangeInfo.Id}, maxWait); err != nil {
+	if err := p.waitInSync(ctx, out.ID, maxWait); err != nil {
 		return fmt.Errorf("route53: waiting for change to be INSYNC: %w", err)
 	}
 	return nil
@@ -184,22 +176,18 @@ func (p *Provider) change(ctx context.Context, c *r53.Client, zoneID string, cha
 
 // GetRecords returns every record of the zone.
 func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
-	c, err := p.api(ctx)
+	id, err := p.zoneID(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
-	id, err := p.zoneID(ctx, c, zone)
-	if err != nil {
-		return nil, err
-	}
-	sets, err := p.sets(ctx, c, id, "", "")
+	sets, err := p.sets(ctx, id, "", "")
 	if err != nil {
 		return nil, err
 	}
 	var out []libdns.Record
 	for _, s := range sets {
 		for _, rr := range s.ResourceRecords {
-			out = append(out, toLibdns(zone, s, aws.ToString(rr.Value)))
+			out = append(out, toLibdns(zone, s, rr.Value))
 		}
 	}
 	return out, nil
@@ -209,15 +197,11 @@ func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record
 func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.Record) ([]libdns.Record, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c, err := p.api(ctx)
+	id, err := p.zoneID(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
-	id, err := p.zoneID(ctx, c, zone)
-	if err != nil {
-		return nil, err
-	}
-	pending := map[string]*types.ResourceRecordSet{}
+	pending := map[string]*rrSet{}
 	var order []string
 	var out []libdns.Record
 	for _, rec := range in {
@@ -226,29 +210,30 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.R
 		key := name + " " + typ
 		s, ok := pending[key]
 		if !ok {
-			cur, err := p.sets(ctx, c, id, name, typ)
+			cur, err := p.sets(ctx, id, name, typ)
 			if err != nil {
 				return nil, err
 			}
-			s = &types.ResourceRecordSet{Name: aws.String(name), Type: types.RRType(typ)}
+			s = &rrSet{Name: name, Type: typ}
 			if len(cur) > 0 {
 				s.ResourceRecords = cur[0].ResourceRecords
 			}
 			pending[key] = s
 			order = append(order, key)
 		}
-		s.TTL = aws.Int64(int64(recs.TTLSeconds(rr.TTL, 1)))
+		ttl := int64(recs.TTLSeconds(rr.TTL, 1))
 		if rr.TTL == 0 {
-			s.TTL = aws.Int64(300)
+			ttl = 300
 		}
-		s.ResourceRecords = append(s.ResourceRecords, types.ResourceRecord{Value: aws.String(value(typ, rr.Data))})
+		s.TTL = &ttl
+		s.ResourceRecords = append(s.ResourceRecords, resourceRecord{Value: value(typ, rr.Data)})
 		out = append(out, toLibdns(zone, *s, value(typ, rr.Data)))
 	}
-	changes := make([]types.Change, 0, len(order))
+	changes := make([]change, 0, len(order))
 	for _, k := range order {
-		changes = append(changes, types.Change{Action: types.ChangeActionUpsert, ResourceRecordSet: pending[k]})
+		changes = append(changes, change{Action: "UPSERT", Set: pending[k]})
 	}
-	if err := p.change(ctx, c, id, changes); err != nil {
+	if err := p.change(ctx, id, changes); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -259,15 +244,11 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.R
 func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.Record) ([]libdns.Record, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	c, err := p.api(ctx)
+	id, err := p.zoneID(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
-	id, err := p.zoneID(ctx, c, zone)
-	if err != nil {
-		return nil, err
-	}
-	var changes []types.Change
+	var changes []change
 	var out []libdns.Record
 	done := map[string]bool{}
 	for _, want := range in {
@@ -277,19 +258,19 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 			continue
 		}
 		done[name+" "+typ] = true
-		var cur []types.ResourceRecordSet
+		var cur []rrSet
 		if typ == "" { // any type: scan the zone for the name
-			all, err := p.sets(ctx, c, id, "", "")
+			all, err := p.sets(ctx, id, "", "")
 			if err != nil {
 				return nil, err
 			}
 			for _, s := range all {
-				if unescape(aws.ToString(s.Name)) == name && !done[name+" "+string(s.Type)] {
-					done[name+" "+string(s.Type)] = true
+				if unescape(s.Name) == name && !done[name+" "+s.Type] {
+					done[name+" "+s.Type] = true
 					cur = append(cur, s)
 				}
 			}
-		} else if cur, err = p.sets(ctx, c, id, name, typ); err != nil {
+		} else if cur, err = p.sets(ctx, id, name, typ); err != nil {
 			return nil, err
 		}
 		for _, s := range cur {
@@ -300,7 +281,7 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 			}
 		}
 	}
-	if err := p.change(ctx, c, id, changes); err != nil {
+	if err := p.change(ctx, id, changes); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -308,11 +289,11 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 
 // remaining applies the deletions in to set s: it returns the change to submit (nil when nothing matches)
 // and the deleted records.
-func remaining(zone string, s types.ResourceRecordSet, in []libdns.Record) (*types.Change, []libdns.Record) {
-	var keep []types.ResourceRecord
+func remaining(zone string, s rrSet, in []libdns.Record) (*change, []libdns.Record) {
+	var keep []resourceRecord
 	var deleted []libdns.Record
 	for _, v := range s.ResourceRecords {
-		have := toLibdns(zone, s, aws.ToString(v.Value))
+		have := toLibdns(zone, s, v.Value)
 		hit := false
 		for _, w := range in {
 			hit = hit || recs.Matches(w.RR(), have.RR(), zone)
@@ -327,10 +308,10 @@ func remaining(zone string, s types.ResourceRecordSet, in []libdns.Record) (*typ
 	case len(deleted) == 0:
 		return nil, nil
 	case len(keep) == 0:
-		return &types.Change{Action: types.ChangeActionDelete, ResourceRecordSet: &s}, deleted
+		return &change{Action: "DELETE", Set: &s}, deleted
 	default:
 		s.ResourceRecords = keep
-		return &types.Change{Action: types.ChangeActionUpsert, ResourceRecordSet: &s}, deleted
+		return &change{Action: "UPSERT", Set: &s}, deleted
 	}
 }
 

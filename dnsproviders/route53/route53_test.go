@@ -6,23 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/casketserver/casket/dnsproviders/conformance"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
 	"github.com/casketserver/casket/dnsproviders/internal/awsconf"
 	"github.com/libdns/libdns"
 )
 
-func fastRetries() aws.Retryer {
-	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 10 * time.Millisecond, nil })
-	})
-}
-
 func testProvider(f *fakeRoute53, url string) *Provider {
 	return &Provider{Credentials: awsconf.Credentials{AccessKeyID: f.keyID, SecretAccessKey: f.secret, Region: "us-east-1"}, Endpoint: url,
-		WaitForSync: true, retryer: fastRetries}
+		WaitForSync: true, minWait: 10 * time.Millisecond}
 }
 
 func TestNew(t *testing.T) {

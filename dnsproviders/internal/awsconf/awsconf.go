@@ -1,24 +1,27 @@
-// Package awsconf reads AWS credentials for the route53 and lightsail providers and loads an SDK
-// configuration from them.
+// Package awsconf reads AWS credentials for the route53 and lightsail providers, resolves them the way
+// the AWS tools do (static keys, a profile of the shared files, a web identity token, a container or
+// instance role) and sends SigV4-signed requests with retries (client.go).
 package awsconf
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"os"
 	"strconv"
+	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
+	"github.com/casketserver/casket/dnsproviders/internal/awssig"
 )
 
-// Credentials are static keys, or a profile, or neither (the SDK's default chain).
+// Credentials are static keys, or a profile, or neither (the default chain).
 type Credentials struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
 	Profile                                    string
 	Region                                     string
-	MaxRetries                                 int // AWS_MAX_RETRIES; 0 means the SDK's default
+	MaxRetries                                 int // AWS_MAX_RETRIES; 0 means the default (2)
 }
 
 // Read takes AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE, AWS_REGION and
@@ -47,20 +50,57 @@ func Read(r *dnsconf.Reader, defaultRegion string) Credentials {
 	return c
 }
 
-// Load builds the SDK configuration; provider names the caller in errors.
-func (c Credentials) Load(ctx context.Context, provider string) (aws.Config, error) {
-	opts := []func(*config.LoadOptions) error{config.WithRegion(c.Region)}
+// temporary are keys with an expiry (zero: they do not expire).
+type temporary struct {
+	awssig.Keys
+	Expires time.Time
+}
+
+// errNotFound means a source of the chain has nothing to offer; the next one is tried.
+var errNotFound = errors.New("not found")
+
+// resolver finds credentials; env and home are injectable for tests.
+type resolver struct {
+	creds  Credentials
+	http   *http.Client
+	getenv func(string) string
+	// imdsURL and containerHost replace the link-local metadata endpoints (tests).
+	imdsURL, containerHost string
+}
+
+// resolve walks the chain: static keys, the profile, a web identity token, a container role and the
+// instance role. Errors never contain secrets.
+func (r *resolver) resolve(ctx context.Context) (temporary, error) {
+	c := r.creds
 	if c.AccessKeyID != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(c.AccessKeyID, c.SecretAccessKey, c.SessionToken)))
-	} else if c.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(c.Profile))
+		return temporary{Keys: awssig.Keys{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}}, nil
 	}
-	if c.MaxRetries > 0 {
-		opts = append(opts, config.WithRetryMaxAttempts(c.MaxRetries+1))
+	t, err := r.profile(ctx)
+	if !errors.Is(err, errNotFound) {
+		return t, err
 	}
-	cfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("%s: loading AWS configuration: %w", provider, err)
+	if c.Profile != "" {
+		return temporary{}, fmt.Errorf("profile %q not found in the shared credentials or config file", c.Profile)
 	}
-	return cfg, nil
+	for _, src := range []func(context.Context) (temporary, error){r.webIdentity, r.container, r.instance} {
+		t, err := src(ctx)
+		if !errors.Is(err, errNotFound) {
+			return t, err
+		}
+	}
+	return temporary{}, errors.New("no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or AWS_PROFILE, or run with a container or instance role")
+}
+
+func (r *resolver) env(k string) string {
+	if r.getenv != nil {
+		return r.getenv(k)
+	}
+	return os.Getenv(k)
+}
+
+func (r *resolver) client() *http.Client {
+	if r.http != nil {
+		return r.http
+	}
+	return &http.Client{Timeout: 30 * time.Second}
 }
