@@ -1,5 +1,5 @@
-// Package googlecloud manages DNS records in Google Cloud DNS (API v1, google.golang.org/api/dns/v1)
-// with a service account key (its JSON in GCE_SERVICE_ACCOUNT, or its path in GCE_SERVICE_ACCOUNT_FILE) or,
+// Package googlecloud manages DNS records in Google Cloud DNS (REST API v1, over plain HTTP) with a
+// service account key (its JSON in GCE_SERVICE_ACCOUNT, or its path in GCE_SERVICE_ACCOUNT_FILE) or,
 // without one, Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud, the metadata server). Record sets are changed with
 // Changes (deletions must match the current set exactly), and each change is awaited until "done".
 package googlecloud
@@ -11,29 +11,28 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
+	"github.com/casketserver/casket/dnsproviders/internal/gauth"
 	"github.com/casketserver/casket/dnsproviders/internal/recs"
 	"github.com/libdns/libdns"
-	gdns "google.golang.org/api/dns/v1"
-	"google.golang.org/api/googleapi"
-	"google.golang.org/api/option"
 )
 
 // Provider manages the managed zones of one project.
 type Provider struct {
 	Project         string
 	CredentialsJSON []byte // a service account key; nil means Application Default Credentials
-	Endpoint        string // a different API endpoint (tests)
-	HTTP            *http.Client
+	Endpoint        string        // a different API endpoint (tests); https://dns.googleapis.com/ by default
+	HTTP            *http.Client  // sends API and token requests; nil means a client with a 30 s timeout
 	MinWait         time.Duration // first backoff after 429 (tests); 0 means 1 s
 
 	once  sync.Once
-	svc   *gdns.Service
+	src   *gauth.Source
 	err   error
 	mu    sync.Mutex // serializes read-modify-write of record sets
 	zones sync.Map   // zone name → managed zone name
@@ -75,43 +74,48 @@ func New(c dnsconf.Config) (*Provider, error) {
 	return p, nil
 }
 
-func (p *Provider) service(ctx context.Context) (*gdns.Service, error) {
+// tokens returns the access token source: the service account key, or Application Default Credentials.
+func (p *Provider) tokens() (*gauth.Source, error) {
 	p.once.Do(func() {
-		opts := []option.ClientOption{option.WithScopes(gdns.NdevClouddnsReadwriteScope)}
 		if p.CredentialsJSON != nil {
-			opts = append(opts, option.WithAuthCredentialsJSON(option.ServiceAccount, p.CredentialsJSON))
+			p.src, p.err = gauth.FromJSON(p.CredentialsJSON, scope)
+		} else {
+			p.src, p.err = gauth.Default(nil, scope)
 		}
-		if p.Endpoint != "" {
-			opts = append(opts, option.WithEndpoint(p.Endpoint))
-		}
-		if p.HTTP != nil {
-			opts = append(opts, option.WithHTTPClient(p.HTTP))
-		}
-		p.svc, p.err = gdns.NewService(context.WithoutCancel(ctx), opts...)
 		if p.err != nil {
-			p.err = fmt.Errorf("googlecloud: %w", p.err)
+			p.err = fmt.Errorf("credentials: %w", p.err)
+			return
 		}
+		p.src.HTTP = p.HTTP
 	})
-	return p.svc, p.err
+	return p.src, p.err
 }
 
 // managedZone finds the public managed zone whose DNS name is zone.
-func (p *Provider) managedZone(ctx context.Context, svc *gdns.Service, zone string) (string, error) {
+func (p *Provider) managedZone(ctx context.Context, zone string) (string, error) {
 	want := strings.ToLower(recs.Zone(zone))
 	if v, ok := p.zones.Load(want); ok {
 		return v.(string), nil
 	}
 	var found string
-	err := svc.ManagedZones.List(p.Project).DnsName(want).Pages(ctx, func(page *gdns.ManagedZonesListResponse) error {
-		for _, z := range page.ManagedZones {
-			if strings.EqualFold(z.DnsName, want) && (found == "" || z.Visibility != "private") {
+	q := url.Values{"dnsName": {want}}
+	for {
+		var page struct {
+			Zones []managedZone `json:"managedZones"`
+			Next  string        `json:"nextPageToken"`
+		}
+		if err := p.do(ctx, http.MethodGet, p.path(""), q, nil, &page); err != nil {
+			return "", fmt.Errorf("googlecloud: finding the managed zone for %s: %w", zone, err)
+		}
+		for _, z := range page.Zones {
+			if strings.EqualFold(z.DNSName, want) && (found == "" || z.Visibility != "private") {
 				found = z.Name
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("googlecloud: finding the managed zone for %s: %w", zone, err)
+		if page.Next == "" {
+			break
+		}
+		q.Set("pageToken", page.Next)
 	}
 	if found == "" {
 		return "", fmt.Errorf("googlecloud: no managed zone for %s in project %s", zone, p.Project)
@@ -120,54 +124,48 @@ func (p *Provider) managedZone(ctx context.Context, svc *gdns.Service, zone stri
 	return found, nil
 }
 
-func (p *Provider) sets(ctx context.Context, svc *gdns.Service, mz, name, typ string) ([]*gdns.ResourceRecordSet, error) {
-	var out []*gdns.ResourceRecordSet
-	call := svc.ResourceRecordSets.List(p.Project, mz)
+func (p *Provider) sets(ctx context.Context, mz, name, typ string) ([]*rrSet, error) {
+	var out []*rrSet
+	q := url.Values{}
 	if name != "" {
-		call = call.Name(name)
+		q.Set("name", name)
 		if typ != "" {
-			call = call.Type(typ)
+			q.Set("type", typ)
 		}
 	}
-	err := call.Pages(ctx, func(page *gdns.ResourceRecordSetsListResponse) error {
-		out = append(out, page.Rrsets...)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("googlecloud: listing records: %w", err)
+	for {
+		var page struct {
+			Sets []*rrSet `json:"rrsets"`
+			Next string   `json:"nextPageToken"`
+		}
+		if err := p.do(ctx, http.MethodGet, p.path(mz, "rrsets"), q, nil, &page); err != nil {
+			return nil, fmt.Errorf("googlecloud: listing records: %w", err)
+		}
+		out = append(out, page.Sets...)
+		if page.Next == "" {
+			return out, nil
+		}
+		q.Set("pageToken", page.Next)
 	}
-	return out, nil
 }
 
 // change submits c (retrying 429 and 5xx replies) and waits until it is done.
-func (p *Provider) change(ctx context.Context, svc *gdns.Service, mz string, c *gdns.Change) error {
+func (p *Provider) change(ctx context.Context, mz string, c *changeBody) error {
 	wait := p.MinWait
 	if wait == 0 {
 		wait = time.Second
 	}
-	var done *gdns.Change
-	for attempt := 0; ; attempt++ {
-		var err error
-		done, err = svc.Changes.Create(p.Project, mz, c).Context(ctx).Do()
-		var ge *googleapi.Error
-		if err != nil && errors.As(err, &ge) && (ge.Code == 429 || ge.Code >= 500) && attempt < 4 {
-			if err := sleep(ctx, wait); err != nil {
-				return err
-			}
-			wait *= 2
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("googlecloud: changing records: %w", err)
-		}
-		break
+	var done changeBody
+	if err := p.do(ctx, http.MethodPost, p.path(mz, "changes"), nil, c, &done); err != nil {
+		return fmt.Errorf("googlecloud: changing records: %w", err)
 	}
 	for done.Status != "done" {
 		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
-		var err error
-		if done, err = svc.Changes.Get(p.Project, mz, done.Id).Context(ctx).Do(); err != nil {
+		id := done.ID
+		done = changeBody{}
+		if err := p.do(ctx, http.MethodGet, p.path(mz, "changes", id), nil, nil, &done); err != nil {
 			return fmt.Errorf("googlecloud: waiting for change: %w", err)
 		}
 	}
@@ -185,24 +183,20 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func toLibdns(zone string, s *gdns.ResourceRecordSet, v string) libdns.Record {
+func toLibdns(zone string, s *rrSet, v string) libdns.Record {
 	if s.Type == "TXT" {
 		v = recs.UnquoteTXT(v)
 	}
-	return recs.Typed(libdns.RR{Name: recs.Relative(s.Name, zone), TTL: time.Duration(s.Ttl) * time.Second, Type: s.Type, Data: v})
+	return recs.Typed(libdns.RR{Name: recs.Relative(s.Name, zone), TTL: time.Duration(s.TTL) * time.Second, Type: s.Type, Data: v})
 }
 
 // GetRecords returns every record of the zone.
 func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record, error) {
-	svc, err := p.service(ctx)
+	mz, err := p.managedZone(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
-	mz, err := p.managedZone(ctx, svc, zone)
-	if err != nil {
-		return nil, err
-	}
-	all, err := p.sets(ctx, svc, mz, "", "")
+	all, err := p.sets(ctx, mz, "", "")
 	if err != nil {
 		return nil, err
 	}
@@ -230,15 +224,11 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, add bool) ([]libdns.Record, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	svc, err := p.service(ctx)
+	mz, err := p.managedZone(ctx, zone)
 	if err != nil {
 		return nil, err
 	}
-	mz, err := p.managedZone(ctx, svc, zone)
-	if err != nil {
-		return nil, err
-	}
-	type pair struct{ old, new *gdns.ResourceRecordSet }
+	type pair struct{ old, new *rrSet }
 	sets := map[string]*pair{}
 	var order []string
 	var out []libdns.Record
@@ -249,14 +239,14 @@ func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, 
 			return nil, errors.New("googlecloud: a record type is needed")
 		}
 		if typ == "" { // delete any type: every set of the name
-			cur, err := p.sets(ctx, svc, mz, name, "")
+			cur, err := p.sets(ctx, mz, name, "")
 			if err != nil {
 				return nil, err
 			}
 			for _, s := range cur {
 				key := name + " " + s.Type
 				if _, ok := sets[key]; !ok {
-					sets[key] = &pair{old: s, new: &gdns.ResourceRecordSet{Name: name, Type: s.Type, Ttl: s.Ttl, Rrdatas: append([]string(nil), s.Rrdatas...)}}
+					sets[key] = &pair{old: s, new: &rrSet{Name: name, Type: s.Type, TTL: s.TTL, Rrdatas: append([]string(nil), s.Rrdatas...)}}
 					order = append(order, key)
 				}
 				out = append(out, remove(zone, sets[key].new, rr)...)
@@ -266,15 +256,15 @@ func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, 
 		key := name + " " + typ
 		ps, ok := sets[key]
 		if !ok {
-			cur, err := p.sets(ctx, svc, mz, name, typ)
+			cur, err := p.sets(ctx, mz, name, typ)
 			if err != nil {
 				return nil, err
 			}
-			ps = &pair{new: &gdns.ResourceRecordSet{Name: name, Type: typ}}
+			ps = &pair{new: &rrSet{Name: name, Type: typ}}
 			for _, s := range cur {
 				if strings.EqualFold(s.Name, name) && s.Type == typ {
 					ps.old = s
-					ps.new.Ttl, ps.new.Rrdatas = s.Ttl, append([]string(nil), s.Rrdatas...)
+					ps.new.TTL, ps.new.Rrdatas = s.TTL, append([]string(nil), s.Rrdatas...)
 				}
 			}
 			sets[key] = ps
@@ -285,9 +275,9 @@ func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, 
 			if typ == "TXT" {
 				v = recs.QuoteTXT(v)
 			}
-			ps.new.Ttl = int64(recs.TTLSeconds(rr.TTL, 1))
+			ps.new.TTL = int64(recs.TTLSeconds(rr.TTL, 1))
 			if rr.TTL == 0 {
-				ps.new.Ttl = 300
+				ps.new.TTL = 300
 			}
 			ps.new.Rrdatas = append(ps.new.Rrdatas, v)
 			out = append(out, toLibdns(zone, ps.new, v))
@@ -295,10 +285,10 @@ func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, 
 		}
 		out = append(out, remove(zone, ps.new, rr)...)
 	}
-	c := &gdns.Change{}
+	c := &changeBody{}
 	for _, k := range order {
 		ps := sets[k]
-		if ps.old != nil && len(ps.old.Rrdatas) == len(ps.new.Rrdatas) && ps.old.Ttl == ps.new.Ttl {
+		if ps.old != nil && len(ps.old.Rrdatas) == len(ps.new.Rrdatas) && ps.old.TTL == ps.new.TTL {
 			continue // unchanged
 		}
 		if ps.old != nil {
@@ -311,14 +301,14 @@ func (p *Provider) modify(ctx context.Context, zone string, in []libdns.Record, 
 	if len(c.Additions)+len(c.Deletions) == 0 {
 		return out, nil
 	}
-	if err := p.change(ctx, svc, mz, c); err != nil {
+	if err := p.change(ctx, mz, c); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
 // remove drops the values of set matching want and returns them as records.
-func remove(zone string, set *gdns.ResourceRecordSet, want libdns.RR) []libdns.Record {
+func remove(zone string, set *rrSet, want libdns.RR) []libdns.Record {
 	var keep []string
 	var out []libdns.Record
 	for _, v := range set.Rrdatas {
