@@ -26,7 +26,7 @@ import (
 // Provider manages the managed zones of one project.
 type Provider struct {
 	Project         string
-	CredentialsJSON []byte // a service account key; nil means Application Default Credentials
+	CredentialsJSON []byte        // a service account key; nil means Application Default Credentials
 	Endpoint        string        // a different API endpoint (tests); https://dns.googleapis.com/ by default
 	HTTP            *http.Client  // sends API and token requests; nil means a client with a 30 s timeout
 	MinWait         time.Duration // first backoff after 429 (tests); 0 means 1 s
