@@ -49,7 +49,7 @@ func New(c dnsconf.Config) (*Provider, error) {
 	p := &Provider{
 		Credentials: awsconf.Read(r, "us-east-1"),
 		Domain:      strings.TrimSuffix(r.Optional("zone", "", "DNS_ZONE"), "."),
-		Endpoint:    r.Optional("endpoint", "", "AWS_ENDPOINT_URL_LIGHTSAIL"),
+		Endpoint:    r.Optional("endpoint", "", "AWS_ENDPOINT_URL_LIGHTSAIL", "AWS_ENDPOINT_URL"),
 	}
 	if err := r.Err(); err != nil {
 		return nil, err

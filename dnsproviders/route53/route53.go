@@ -40,7 +40,7 @@ func New(c dnsconf.Config) (*Provider, error) {
 	p := &Provider{
 		Credentials:  awsconf.Read(r, "us-east-1"),
 		HostedZoneID: r.Optional("hosted_zone_id", "", "AWS_HOSTED_ZONE_ID"),
-		Endpoint:     r.Optional("endpoint", "", "AWS_ENDPOINT_URL_ROUTE_53"),
+		Endpoint:     r.Optional("endpoint", "", "AWS_ENDPOINT_URL_ROUTE_53", "AWS_ENDPOINT_URL"),
 	}
 	wait := r.Optional("wait_for_sync", "true", "AWS_WAIT_FOR_SYNC")
 	if b, err := strconv.ParseBool(wait); err == nil {

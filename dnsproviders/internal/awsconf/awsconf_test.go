@@ -136,6 +136,10 @@ func TestClient(t *testing.T) {
 			w.WriteHeader(500)
 			io.WriteString(w, `{"__type":"com.amazon#InternalFailure","message":"boom"}`)
 			return
+		case "/batch":
+			w.WriteHeader(400)
+			io.WriteString(w, `<?xml version="1.0"?><InvalidChangeBatch xmlns="https://route53.amazonaws.com/doc/2013-04-01/"><Messages><Message>Tried to delete resource record set but it was not found</Message></Messages></InvalidChangeBatch>`)
+			return
 		case "/bad":
 			w.WriteHeader(400)
 			io.WriteString(w, `{"__type":"InvalidInputException","message":"nope"}`)
@@ -161,7 +165,10 @@ func TestClient(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "Op: HTTP 400: api error InvalidInputException: nope") || calls.Load() != 1 {
 		t.Errorf("400: %v after %d calls", err, calls.Load())
 	}
-	c.Creds.MaxRetries = 5
+	_, err = c.Do(ctx, "Op", http.MethodPost, "/batch", nil, []byte(`<x/>`))
+	if err == nil || !strings.Contains(err.Error(), "api error InvalidChangeBatch: Tried to delete") {
+		t.Errorf("InvalidChangeBatch: %v", err)
+	}
 	bad := &Client{Provider: "route53", Service: "route53", Region: "us-east-1", Endpoint: srv.URL,
 		Creds: Credentials{AccessKeyID: "AKID", SecretAccessKey: "wrong-secret"}}
 	_, err = bad.Do(ctx, "Op", http.MethodGet, "/", nil, nil)

@@ -161,14 +161,20 @@ func (c *Client) once(ctx context.Context, operation, method, pathQuery string, 
 	return nil, e
 }
 
-// xmlError reads <Error><Code> and <Message> of an AWS XML error body.
+// xmlError reads <Error><Code> and <Message> of an AWS XML error body, or the root element's name and
+// its <Messages> (Route 53's InvalidChangeBatch).
 func xmlError(data []byte) (code, msg string) {
 	var e struct {
-		Code    string `xml:"Error>Code"`
-		Message string `xml:"Error>Message"`
+		XMLName  xml.Name
+		Code     string   `xml:"Error>Code"`
+		Message  string   `xml:"Error>Message"`
+		Messages []string `xml:"Messages>Message"`
 	}
 	if xml.Unmarshal(data, &e) != nil {
 		return "", ""
+	}
+	if e.Code == "" && len(e.Messages) > 0 {
+		return e.XMLName.Local, truncate(strings.Join(e.Messages, "; "))
 	}
 	return e.Code, truncate(e.Message)
 }
