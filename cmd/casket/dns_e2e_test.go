@@ -117,6 +117,7 @@ func servedWildcard(t *testing.T, port string, roots *x509.CertPool, names ...st
 // (TSIG-signed updates), served for any name under it, with the TXT records removed afterwards, no other
 // challenge used, and the TSIG secret nowhere in casket's output.
 func TestE2EDNSWildcardBIND(t *testing.T) {
+	needBinary(t)
 	bind := dnstest.StartBIND(t)
 	d := newDNSEnv(t, bind.Addr)
 	p := d.start(fmt.Sprintf(`*.casket.test {
@@ -145,6 +146,7 @@ func TestE2EDNSWildcardBIND(t *testing.T) {
 // TestE2EDNSWildcardSubdirective: two sites with `wildcard` share one *.casket.test certificate from one
 // order.
 func TestE2EDNSWildcardSubdirective(t *testing.T) {
+	needBinary(t)
 	bind := dnstest.StartBIND(t)
 	d := newDNSEnv(t, bind.Addr)
 	tlsBlock := fmt.Sprintf("tls {\n\t\tdns rfc2136\n\t\tresolvers %s\n\t\tdns_ttl 5s\n\t\twildcard\n\t}", bind.Addr)
@@ -163,6 +165,7 @@ func TestE2EDNSWildcardSubdirective(t *testing.T) {
 
 // TestE2EDNSWildcardPowerDNS: the wildcard flow through PowerDNS's HTTP API with `dns pdns`.
 func TestE2EDNSWildcardPowerDNS(t *testing.T) {
+	needBinary(t)
 	pdns := dnstest.StartPowerDNS(t)
 	d := newDNSEnv(t, pdns.Addr)
 	p := d.start(fmt.Sprintf(`*.casket.test {
