@@ -15,7 +15,7 @@ import (
 // Cache limits. Small files are kept in memory whole; larger ones are read from disk on each request
 // (with sendfile where the connection allows it).
 const (
-	smallFileMax    = 64 << 10 // files up to this size are cached in memory
+	smallFileMax    = 256 << 10 // files up to this size are cached in memory
 	cacheMaxEntries = 50000    // past this many entries new files are served without caching
 	cacheMaxBytes   = 64 << 20 // total bytes of file content kept in memory
 	defaultRecheck  = time.Second

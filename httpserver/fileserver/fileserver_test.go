@@ -43,7 +43,7 @@ func newTestSite(t *testing.T) (*FileServer, string) {
 		"noext":           "\x89PNG\r\n\x1a\nrest",
 		"dir with space/": "",
 		"uni/ü.txt":       "umlaut",
-		"big.bin":         strings.Repeat("0123456789abcdef", 8192), // 128 KiB: streamed from disk
+		"big.bin":         strings.Repeat("0123456789abcdef", 32768), // 512 KiB: streamed from disk
 	})
 	if err := os.Symlink("a.txt", filepath.Join(dir, "link-in")); err != nil {
 		t.Fatal(err)
@@ -87,8 +87,8 @@ func TestServe(t *testing.T) {
 		{name: "unicode name", target: "/uni/%C3%BC.txt", wantStatus: 200, wantBody: "umlaut"},
 		{name: "sniffed type", target: "/noext", wantStatus: 200, wantBody: "\x89PNG\r\n\x1a\nrest", wantHeader: map[string]string{"Content-Type": "image/png"}},
 		{name: "empty file", target: "/empty.txt", wantStatus: 200, wantBody: "", wantHeader: map[string]string{"Content-Length": "0"}},
-		{name: "big file", target: "/big.bin", wantStatus: 200, wantBody: strings.Repeat("0123456789abcdef", 8192),
-			wantHeader: map[string]string{"Content-Length": "131072"}},
+		{name: "big file", target: "/big.bin", wantStatus: 200, wantBody: strings.Repeat("0123456789abcdef", 32768),
+			wantHeader: map[string]string{"Content-Length": "524288"}},
 		{name: "dot segments cleaned", target: "/sub/../a.txt", wantStatus: 200, wantBody: helloTxt},
 
 		// precompressed siblings
@@ -234,8 +234,8 @@ func TestRanges(t *testing.T) {
 		{"overlapping beyond size ignored", "/a.txt", map[string]string{"Range": "bytes=0-12,0-12"}, 200, helloTxt, ""},
 		{"if-range match", "/a.txt", map[string]string{"Range": "bytes=0-4", "If-Range": etag}, 206, "hello", "bytes 0-4/13"},
 		{"if-range mismatch", "/a.txt", map[string]string{"Range": "bytes=0-4", "If-Range": `"old"`}, 200, helloTxt, ""},
-		{"big from disk", "/big.bin", map[string]string{"Range": "bytes=16-31"}, 206, "0123456789abcdef", "bytes 16-31/131072"},
-		{"big suffix", "/big.bin", map[string]string{"Range": "bytes=-3"}, 206, "def", "bytes 131069-131071/131072"},
+		{"big from disk", "/big.bin", map[string]string{"Range": "bytes=16-31"}, 206, "0123456789abcdef", "bytes 16-31/524288"},
+		{"big suffix", "/big.bin", map[string]string{"Range": "bytes=-3"}, 206, "def", "bytes 524285-524287/524288"},
 		{"head ignores range", "/a.txt", map[string]string{"Range": "bytes=0-4"}, 206, "hello", "bytes 0-4/13"},
 	}
 	_ = big
