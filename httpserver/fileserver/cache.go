@@ -16,8 +16,8 @@ import (
 // (with sendfile where the connection allows it).
 const (
 	smallFileMax    = 256 << 10 // files up to this size are cached in memory
-	cacheMaxEntries = 50000    // past this many entries new files are served without caching
-	cacheMaxBytes   = 64 << 20 // total bytes of file content kept in memory
+	cacheMaxEntries = 50000     // past this many entries new files are served without caching
+	cacheMaxBytes   = 64 << 20  // total bytes of file content kept in memory
 	defaultRecheck  = time.Second
 )
 
