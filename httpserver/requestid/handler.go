@@ -41,7 +41,7 @@ func NewUUID() string {
 
 const hexDigits = "0123456789abcdef"
 
-// format writes b as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx in lower case.
+// format writes b in the canonical 8-4-4-4-12 form of lower-case hex digits.
 func format(b *[16]byte) string {
 	var s [36]byte
 	j := 0
@@ -56,7 +56,7 @@ func format(b *[16]byte) string {
 	return string(s[:])
 }
 
-// CanonicalUUID parses a UUID written as xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, with or without the dashes,
+// CanonicalUUID parses a UUID written in the 8-4-4-4-12 hex form, with or without the dashes,
 // in braces or after "urn:uuid:", in either case, and returns it in canonical lower-case form.
 func CanonicalUUID(s string) (string, bool) {
 	switch {
