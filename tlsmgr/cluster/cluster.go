@@ -67,3 +67,11 @@ type LockBackend interface {
 	// Release removes the lock name if token holds it; it is not an error if it does not.
 	Release(ctx context.Context, name, token string) error
 }
+
+// LockInspector is implemented by storages that record which instance holds each lock; `casket -certs`
+// uses it to show the holder of a certificate's issuance lock.
+type LockInspector interface {
+	// LockHolder reports the holder id and the lease's expiry of the lock name; ok is false when no
+	// unexpired lease is held on it. The expiry is on the local clock, give or take the backend's latency.
+	LockHolder(ctx context.Context, name string) (holder string, expires time.Time, ok bool, err error)
+}

@@ -100,6 +100,15 @@ func (e *Encrypted) RenewLockLease(ctx context.Context, name string, d time.Dura
 	return nil
 }
 
+// LockHolder forwards to the wrapped storage; it is an error if that storage does not record holders.
+func (e *Encrypted) LockHolder(ctx context.Context, name string) (string, time.Time, bool, error) {
+	li, ok := e.Storage.(LockInspector)
+	if !ok {
+		return "", time.Time{}, false, fmt.Errorf("%T does not record lock holders", e.Storage)
+	}
+	return li.LockHolder(ctx, name)
+}
+
 // Fence forwards to the wrapped storage, if its locks are fenced.
 func (e *Encrypted) Fence(name string) (int64, bool) {
 	if f, ok := e.Storage.(Fencer); ok {

@@ -63,3 +63,19 @@ func TestRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestLockHolder(t *testing.T) {
+	p := servicetest.StartPostgres(t)
+	newHolder := func(id string) *postgres.Storage {
+		s, err := postgres.New(context.Background(), postgres.Options{DSN: p.DSN, Lock: cluster.LockOptions{
+			Holder: id, TTL: time.Second, RenewEvery: 300 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := newHolder("node-a"), newHolder("node-b")
+	storagetest.LockHolder(t, a, b, "node-a", "node-b", time.Second, a.Abandon)
+}

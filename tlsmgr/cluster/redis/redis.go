@@ -260,6 +260,34 @@ func (b lockBackend) Release(ctx context.Context, name, token string) error {
 	return releaseScript.Run(ctx, b.s.client, []string{b.s.lockKey(name)}, token).Err()
 }
 
+var holderScript = goredis.NewScript(`
+local h = redis.call('HGET', KEYS[1], 'holder')
+if not h then return {'', -2} end
+return {h, redis.call('PTTL', KEYS[1])}`)
+
+// LockHolder reports who holds the lock name and until when; Redis drops an expired lease by itself, so
+// an expired lease is never reported.
+func (s *Storage) LockHolder(ctx context.Context, name string) (string, time.Time, bool, error) {
+	start := time.Now()
+	res, err := holderScript.Run(ctx, s.client, []string{s.lockKey(name)}).Slice()
+	if err != nil {
+		return "", time.Time{}, false, fmt.Errorf("reading holder of lock %s in redis: %w", name, err)
+	}
+	if len(res) != 2 {
+		return "", time.Time{}, false, fmt.Errorf("reading holder of lock %s in redis: unexpected reply %v", name, res)
+	}
+	holder, _ := res[0].(string)
+	pttl, _ := res[1].(int64)
+	if holder == "" || pttl == -2 || pttl == 0 {
+		return "", time.Time{}, false, nil
+	}
+	var expires time.Time
+	if pttl > 0 {
+		expires = start.Add(time.Duration(pttl) * time.Millisecond)
+	}
+	return holder, expires, true, nil
+}
+
 // ExpireLock deletes the lock name whoever holds it, as if its lease had run out; for tests.
 func (s *Storage) ExpireLock(ctx context.Context, name string) error {
 	return s.client.Del(ctx, s.lockKey(name)).Err()
@@ -270,4 +298,5 @@ var (
 	_ certmagic.TryLocker        = (*Storage)(nil)
 	_ certmagic.LockLeaseRenewer = (*Storage)(nil)
 	_ cluster.Fencer             = (*Storage)(nil)
+	_ cluster.LockInspector      = (*Storage)(nil)
 )

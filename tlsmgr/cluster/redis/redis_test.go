@@ -74,3 +74,27 @@ func TestRestart(t *testing.T) {
 		}
 	}
 }
+
+func TestLockHolder(t *testing.T) {
+	r := servicetest.StartRedis(t)
+	newHolder := func(id string) *redis.Storage {
+		s := redis.New(redis.Options{Addr: r.Addr, KeyPrefix: "holder", Lock: cluster.LockOptions{
+			Holder: id, TTL: time.Second, RenewEvery: 300 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+		}})
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := newHolder("node-a"), newHolder("node-b")
+	storagetest.LockHolder(t, a, b, "node-a", "node-b", time.Second, a.Abandon)
+
+	e, err := cluster.NewEncrypted(b, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Lock(context.Background(), "enc"); err != nil {
+		t.Fatal(err)
+	}
+	if h, _, ok, err := e.LockHolder(context.Background(), "enc"); err != nil || !ok || h != "node-a" {
+		t.Errorf("through Encrypted: holder %q, %v, %v; want node-a", h, ok, err)
+	}
+}
