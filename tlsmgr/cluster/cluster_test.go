@@ -133,3 +133,13 @@ func TestListKeys(t *testing.T) {
 		})
 	}
 }
+
+func TestEncryptedLockHolderWithoutInspector(t *testing.T) {
+	e, err := cluster.NewEncrypted(&certmagic.FileStorage{Path: t.TempDir()}, []byte("0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok, err := e.LockHolder(context.Background(), "x"); err == nil || ok {
+		t.Errorf("LockHolder over file storage = %v, %v; want an error", ok, err)
+	}
+}
