@@ -4,13 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,55 +21,16 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 )
 
-// odSite serves a Manager's TLSConfig on loopback and answers HTTP-01 challenges, with a hook that can
-// hold a challenge (to keep one in progress) and a log observer for the on-demand messages.
+// odSite is a testSite with a log observer for the on-demand messages. Its policy stays nil, so the TLS
+// listener serves TLSConfig(nil), where on-demand groups are looked up by name.
 type odSite struct {
-	t                 testing.TB
-	httpPort, tlsPort int
-	mgr               atomic.Pointer[Manager]
-	beforeChallenge   atomic.Pointer[func(host string)]
-	logs              *observer.ObservedLogs
+	*testSite
+	logs *observer.ObservedLogs
 }
 
 func newODSite(t testing.TB) *odSite {
 	t.Helper()
-	s := &odSite{t: t}
-	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.httpPort, s.tlsPort = httpLn.Addr().(*net.TCPAddr).Port, tlsLn.Addr().(*net.TCPAddr).Port
-	httpSrv := &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f := s.beforeChallenge.Load(); f != nil {
-			(*f)(strings.Split(r.Host, ":")[0])
-		}
-		if m := s.mgr.Load(); m != nil && m.HandleHTTPChallenge(w, r) {
-			return
-		}
-		http.Error(w, "not a challenge", http.StatusNotFound)
-	})}
-	outer := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
-		m := s.mgr.Load()
-		if m == nil {
-			return nil, errors.New("no manager")
-		}
-		return m.TLSConfig(nil), nil
-	}}
-	tlsSrv := &http.Server{
-		Handler:  http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "hello %s", r.Host) }),
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
-	go func() { _ = httpSrv.Serve(httpLn) }()
-	go func() { _ = tlsSrv.Serve(tls.NewListener(tlsLn, outer)) }()
-	t.Cleanup(func() {
-		httpSrv.Close()
-		tlsSrv.Close()
-	})
-	return s
+	return &odSite{testSite: newTestSite(t)}
 }
 
 // start creates a Manager over storage for Pebble p (HTTP-01 only) and serves it.

@@ -26,14 +26,18 @@ import (
 // testSite is the Casket side of an ACME test: an HTTP listener answering HTTP-01 challenges and a TLS
 // listener serving the current Manager's TLSConfig, on the ports Pebble validates against.
 type testSite struct {
-	t                 *testing.T
+	t                 testing.TB
 	httpPort, tlsPort int
 	mgr               atomic.Pointer[Manager]
 	policy            *Policy
 	http01, tlsALPN01 atomic.Int32 // challenges answered
+
+	// beforeChallenge, when set, runs before each HTTP request is answered (tests use it to hold a
+	// challenge in progress).
+	beforeChallenge atomic.Pointer[func(host string)]
 }
 
-func newTestSite(t *testing.T) *testSite {
+func newTestSite(t testing.TB) *testSite {
 	t.Helper()
 	s := &testSite{t: t}
 	httpLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -46,6 +50,9 @@ func newTestSite(t *testing.T) *testSite {
 	}
 	s.httpPort, s.tlsPort = httpLn.Addr().(*net.TCPAddr).Port, tlsLn.Addr().(*net.TCPAddr).Port
 	httpSrv := &http.Server{ErrorLog: log.New(io.Discard, "", 0), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := s.beforeChallenge.Load(); f != nil {
+			(*f)(strings.Split(r.Host, ":")[0])
+		}
 		if m := s.mgr.Load(); m != nil && m.HandleHTTPChallenge(w, r) {
 			s.http01.Add(1)
 			return
