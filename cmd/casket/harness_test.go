@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -89,13 +90,32 @@ type env map[string]string
 // freePort returns a loopback TCP port that was free a moment ago.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 1000 {
+		// Below the kernel's ephemeral range (32768+), so neither other test processes' ":0" listeners
+		// nor the source ports of their client connections can take the port before casket binds it.
+		port := 20000 + rand.IntN(12000)
+		if portsUsed[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		portsUsed[port] = true
+		return fmt.Sprint(port)
 	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	t.Fatal("no free port found between 20000 and 32000")
+	return ""
 }
+
+// portsUsed remembers the ports freePort handed out, so two tests never get the same one.
+var (
+	portsMu   sync.Mutex
+	portsUsed = map[int]bool{}
+)
 
 // newProc prepares (but does not start) casket with args in testdata/e2e.
 func newProc(t *testing.T, e env, args ...string) *proc {
