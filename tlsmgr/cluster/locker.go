@@ -101,8 +101,22 @@ func (l *Locker) TryLock(ctx context.Context, name string) (bool, error) {
 	}
 	token := randomID()
 	start := time.Now()
-	fence, ok, err := l.backend.Acquire(ctx, name, l.opts.Holder, token, l.opts.TTL)
-	if err != nil || !ok {
+	// The attempt is not cut short by ctx: a cancelled request may still reach the backend and take the
+	// lock after the caller gave up, leaving a lease nobody extends or releases. It runs to its end (bounded
+	// by TTL), and what it won after ctx ended is given back.
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.opts.TTL)
+	fence, ok, err := l.backend.Acquire(actx, name, l.opts.Holder, token, l.opts.TTL)
+	cancel()
+	if err != nil {
+		// the request may have taken the lock all the same; the token is ours alone, so releasing is safe
+		go l.releaseQuietly(name, token)
+		return false, err
+	}
+	if !ok {
+		return false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		l.releaseQuietly(name, token)
 		return false, err
 	}
 	ls := &lease{
@@ -150,6 +164,13 @@ func (l *Locker) Unlock(ctx context.Context, name string) error {
 		return fmt.Errorf("releasing lock %s: %w", name, err)
 	}
 	return nil
+}
+
+// releaseQuietly gives back an acquisition of name by token that the caller will not use.
+func (l *Locker) releaseQuietly(name, token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.TTL)
+	defer cancel()
+	_ = retry(ctx, func() error { return l.backend.Release(ctx, name, token) })
 }
 
 // RenewLockLease checks, now, that the lease of name is still held and extends it; certmagic calls it

@@ -1,0 +1,66 @@
+package cluster
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// slowBackend is a LockBackend whose Acquire, like a request already sent to a server, takes the lock
+// after a delay whether or not the caller is still waiting.
+type slowBackend struct {
+	delay time.Duration
+	mu    sync.Mutex
+	locks map[string]string // name → token
+}
+
+func (b *slowBackend) Acquire(_ context.Context, name, _, token string, _ time.Duration) (int64, bool, error) {
+	time.Sleep(b.delay)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, taken := b.locks[name]; taken {
+		return 0, false, nil
+	}
+	b.locks[name] = token
+	return 1, true, nil
+}
+
+func (b *slowBackend) Extend(_ context.Context, name, token string, _ time.Duration) (bool, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.locks[name] == token, nil
+}
+
+func (b *slowBackend) Release(_ context.Context, name, token string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.locks[name] == token {
+		delete(b.locks, name)
+	}
+	return nil
+}
+
+// A Lock whose context ends while an acquisition is in flight must not leave that acquisition's lease
+// behind: nobody would extend or release it, and the lock would stay taken until it expired.
+func TestLockGivesBackLateAcquisition(t *testing.T) {
+	b := &slowBackend{delay: 300 * time.Millisecond, locks: map[string]string{}}
+	l := NewLocker(b, LockOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := l.Lock(ctx, "x"); err == nil {
+		t.Fatal("Lock succeeded after its context ended")
+	}
+	b.mu.Lock()
+	left := len(b.locks)
+	b.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d lock(s) left in the backend after a cancelled Lock", left)
+	}
+	if ok, err := l.TryLock(context.Background(), "x"); !ok || err != nil {
+		t.Fatalf("TryLock after a cancelled Lock = %v, %v; want true", ok, err)
+	}
+	if err := l.Unlock(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+}
