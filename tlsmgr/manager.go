@@ -56,6 +56,10 @@ type Options struct {
 	// OnDemand keeps on-demand TLS limits and max_certs counts across the Managers of successive reloads,
 	// so they reset only when the process exits; nil gives this Manager a fresh one.
 	OnDemand *OnDemandState
+	// ClusterLimits keeps the on-demand limits (max_certs counts and the built-in rate limits) in Storage,
+	// shared by every instance of a cluster, instead of in this process's memory; set it when Storage is
+	// shared (CASKET_CLUSTERING is set). A storage error then denies the new certificate.
+	ClusterLimits bool
 
 	// Metrics receives ACME order results, the certificates in use with their expiry, OCSP staples, TLS
 	// handshakes and on-demand decisions; nil records nothing.
