@@ -64,3 +64,39 @@ func TestLockGivesBackLateAcquisition(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestGuardFor(t *testing.T) {
+	b := &slowBackend{locks: map[string]string{}}
+	l := NewLocker(b, LockOptions{})
+	ctx := context.Background()
+	for _, name := range []string{IssueLockPrefix + "a.example", IssueLockPrefix + "*.w.example", "other_lock"} {
+		if err := l.Lock(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+		defer l.Unlock(ctx, name)
+	}
+	tests := []struct {
+		key      string
+		wantLock string // "" means not fenced
+	}{
+		{"certificates/ca-dir/a.example/a.example.crt", IssueLockPrefix + "a.example"},
+		{"certificates/ca-dir/a.example/a.example.key", IssueLockPrefix + "a.example"},
+		{"certificates/ca-dir/wildcard_.w.example/wildcard_.w.example.json", IssueLockPrefix + "*.w.example"},
+		{"certificates/ca-dir/b.example/b.example.crt", ""},
+		{"certificates/a.example", ""},
+		{"ocsp/a.example-123", ""},
+		{"accounts/ca/a@b/a.json", ""},
+	}
+	for _, tt := range tests {
+		g, ok, err := l.GuardFor(tt.key)
+		if err != nil {
+			t.Fatalf("GuardFor(%s): %v", tt.key, err)
+		}
+		if got := map[bool]string{true: g.Lock}[ok]; got != tt.wantLock {
+			t.Errorf("GuardFor(%s) = %q, want %q", tt.key, got, tt.wantLock)
+		}
+		if ok && (g.Token != b.locks[g.Lock] || g.Fence == 0) {
+			t.Errorf("GuardFor(%s) = %+v, not the held lease", tt.key, g)
+		}
+	}
+}

@@ -96,11 +96,27 @@ func (s *Storage) Close() error {
 // String describes the storage for logs.
 func (s *Storage) String() string { return s.desc }
 
-// Store writes value at key.
+// Store writes value at key. A write of a certificate whose issuance lock this instance holds is fenced:
+// one statement checks that the lease is still this instance's (and keeps it from being taken until the
+// write commits) and writes, else Store fails with cluster.ErrLeaseLost.
 func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
-	err := cluster.Retry(ctx, func() error {
-		_, err := s.pool.Exec(ctx, `INSERT INTO casket_storage (key, value, modified) VALUES ($1, $2, now())
-			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, modified = EXCLUDED.modified`, key, value)
+	g, fenced, err := s.GuardFor(key)
+	if err != nil {
+		return fmt.Errorf("storing %s in postgres: %w", key, err)
+	}
+	err = cluster.Retry(ctx, func() error {
+		if !fenced {
+			_, err := s.pool.Exec(ctx, `INSERT INTO casket_storage (key, value, modified) VALUES ($1, $2, now())
+				ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, modified = EXCLUDED.modified`, key, value)
+			return err
+		}
+		tag, err := s.pool.Exec(ctx, `WITH held AS (
+				SELECT 1 FROM casket_locks WHERE name = $3 AND token = $4 AND expires > clock_timestamp() FOR SHARE)
+			INSERT INTO casket_storage (key, value, modified) SELECT $1, $2, now() FROM held
+			ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, modified = EXCLUDED.modified`, key, value, g.Lock, g.Token)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("%w: %s (fencing token %d)", cluster.ErrLeaseLost, g.Lock, g.Fence)
+		}
 		return err
 	})
 	if err != nil {

@@ -91,11 +91,31 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'm', ARGV[2])
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
 return 1`)
 
-// Store writes value at key.
+// fencedStoreScript is storeScript run only while the lock KEYS[3] is held by the token ARGV[4].
+var fencedStoreScript = goredis.NewScript(`
+if redis.call('HGET', KEYS[3], 'token') ~= ARGV[4] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'm', ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[3])
+return 1`)
+
+// Store writes value at key. A write of a certificate whose issuance lock this instance holds is fenced:
+// it happens only if the lease is still this instance's, else Store fails with cluster.ErrLeaseLost.
 func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
+	g, fenced, err := s.GuardFor(key)
+	if err != nil {
+		return fmt.Errorf("storing %s in redis: %w", key, err)
+	}
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
-	err := cluster.Retry(ctx, func() error {
-		return storeScript.Run(ctx, s.client, []string{s.dataKey(key), s.indexKey()}, value, now, key).Err()
+	err = cluster.Retry(ctx, func() error {
+		if !fenced {
+			return storeScript.Run(ctx, s.client, []string{s.dataKey(key), s.indexKey()}, value, now, key).Err()
+		}
+		n, err := fencedStoreScript.Run(ctx, s.client, []string{s.dataKey(key), s.indexKey(), s.lockKey(g.Lock)},
+			value, now, key, g.Token).Int64()
+		if err == nil && n == 0 {
+			return fmt.Errorf("%w: %s (fencing token %d)", cluster.ErrLeaseLost, g.Lock, g.Fence)
+		}
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("storing %s in redis: %w", key, err)

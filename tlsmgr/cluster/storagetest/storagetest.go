@@ -65,6 +65,7 @@ func Run(t *testing.T, h Harness) {
 		t.Run("AbandonedLeaseExpires", func(t *testing.T) { testAbandoned(t, h) })
 		t.Run("LeaseLostSignal", func(t *testing.T) { testLeaseLost(t, h) })
 		t.Run("Fencing", func(t *testing.T) { testFencing(t, h) })
+		t.Run("FencedWrites", func(t *testing.T) { testFencedWrites(t, h) })
 	}
 }
 
@@ -387,4 +388,39 @@ func testFencing(t *testing.T, h Harness) {
 			t.Error("a fencing token remains after Unlock")
 		}
 	}
+}
+
+// testFencedWrites shows that a holder whose issuance lock was taken over cannot overwrite the
+// certificate the new holder stored, while writes it makes under its lease, and writes no lock guards,
+// go through.
+func testFencedWrites(t *testing.T, h Harness) {
+	a, b := h.New(t), h.New(t)
+	ctx := ctxT(t)
+	site := fmt.Sprintf("fenced-%d.example", time.Now().UnixNano())
+	lock := cluster.IssueLockPrefix + site
+	key := certmagic.StorageKeys.SiteCert("test-ca", site)
+	if err := a.Lock(ctx, lock); err != nil {
+		t.Fatal(err)
+	}
+	mustStore(t, a, key, "a1") // under a held lease
+	h.Lease.Expire(t, a, lock)
+	if err := b.Lock(ctx, lock); err != nil {
+		t.Fatal(err)
+	}
+	mustStore(t, b, key, "b1")
+	err := a.Store(ctx, key, []byte("a2"))
+	if !errors.Is(err, cluster.ErrLeaseLost) {
+		t.Errorf("Store by a holder that lost its lock = %v, want ErrLeaseLost", err)
+	}
+	if got, err := b.Load(ctx, key); err != nil || string(got) != "b1" {
+		t.Errorf("after the old holder's write: %q, %v; want the new holder's %q", got, err, "b1")
+	}
+	// keys no held lock guards are written as usual
+	mustStore(t, a, prefix(t)+"/unguarded", "x")
+	if err := b.Unlock(ctx, lock); err != nil {
+		t.Fatal(err)
+	}
+	// and the certificate keys too, once a holds no lock on them
+	_ = a.Unlock(ctx, lock)
+	mustStore(t, a, key, "a3")
 }
