@@ -101,6 +101,7 @@ func (a *autoHTTPS) prepare(in *httpserver.Instance, store *certStorage) error {
 		return err
 	}
 	opts.OnDemand = store.onDemand
+	opts.ClusterLimits = os.Getenv("CASKET_CLUSTERING") != "" // instances share the storage: so do the on-demand limits
 	opts.Metrics = store.metrics
 	opts.OnRenewed = store.onRenewed
 	m, err := tlsmgr.New(opts)
