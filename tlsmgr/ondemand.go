@@ -29,6 +29,9 @@ type onDemand struct {
 	table  atomic.Pointer[odTable] // read on every handshake; replaced whole by EnableOnDemand
 	state  *OnDemandState
 	limits *rateLimits // &state.limits: built-in limits, shared by every site without `ask`
+	// cluster, set when Options.ClusterLimits, keeps the limits and counts in the shared storage instead
+	// of limits and state: they then hold for the whole cluster (ondemand_cluster.go).
+	cluster *clusterLimits
 
 	askTimeout time.Duration // how long an `ask` request may take; 0 means defaultAskTimeout
 
@@ -81,9 +84,10 @@ type odGroup struct {
 	pc       *policyConfig
 	cfg      *certmagic.Config // serves the group's handshakes; OnDemand set
 	patterns []string
-	ask      *url.URL // nil without `ask`: the built-in rate limits apply
-	maxCerts int      // 0: no cap (only with ask)
-	count    *certCounter
+	ask      *url.URL     // nil without `ask`: the built-in rate limits apply
+	maxCerts int          // 0: no cap (only with ask)
+	count    *certCounter // in-memory max_certs count (without cluster limits)
+	group    string       // with cluster limits: the name of the group's records in storage
 	log      *zap.Logger
 }
 
@@ -100,6 +104,10 @@ type odGroup struct {
 // Call it once per policy with the hosts of all the sites sharing it: one max_certs cap covers them.
 // Calling it again for the same patterns replaces their setup; the max_certs count carries over, also to
 // a new Manager sharing the same Options.OnDemand state (a reload).
+//
+// With Options.ClusterLimits the counts and rate limits are kept in the shared storage instead, so they
+// hold for every instance of the cluster and survive restarts; a storage error then denies new
+// certificates (certificates already in storage are still served).
 func (m *Manager) EnableOnDemand(patterns []string, p *Policy) error {
 	if !p.OnDemand() {
 		return errors.New("on-demand TLS needs `ask URL` or `max_certs N` in the tls directive")
@@ -137,6 +145,9 @@ func (m *Manager) EnableOnDemand(patterns []string, p *Policy) error {
 		client := newAskClient()
 		od.client = client
 		od.groups = make(map[string]*odGroup)
+		if m.opts.ClusterLimits {
+			od.cluster = newClusterLimits(m.storage, m.log.Named("on_demand"))
+		}
 		m.goBackground(func() { // a reload replaces the Manager: do not keep its connections
 			<-m.ctx.Done()
 			client.CloseIdleConnections()
@@ -145,7 +156,7 @@ func (m *Manager) EnableOnDemand(patterns []string, p *Policy) error {
 	key := strings.Join([]string{p.configKey(), p.Ask, strconv.Itoa(p.MaxCerts), strings.Join(pats, ",")}, "\x01")
 	count := od.state.counter(key)
 	g := &odGroup{m: m, od: od, pc: pc, patterns: pats, ask: ask, maxCerts: p.MaxCerts, count: count,
-		log: m.log.Named("on_demand")}
+		group: groupKey(key), log: m.log.Named("on_demand")}
 	g.cfg = certmagic.New(m.cache, pc.tmpl)
 	g.cfg.Issuers = []certmagic.Issuer{odIssuer{quietIssuer{pc.issuer}, g}}
 	g.cfg.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: g.decide}
@@ -155,7 +166,8 @@ func (m *Manager) EnableOnDemand(patterns []string, p *Policy) error {
 	}
 	od.table.Store(buildTable(od.groups))
 	g.log.Info("on-demand TLS enabled", zap.Strings("sites", displayPatterns(pats)),
-		zap.String("ask", p.Ask), zap.Int("max_certs", p.MaxCerts), zap.Bool("rate_limits", ask == nil))
+		zap.String("ask", p.Ask), zap.Int("max_certs", p.MaxCerts), zap.Bool("rate_limits", ask == nil),
+		zap.Bool("cluster_wide", od.cluster != nil))
 	return nil
 }
 
@@ -218,11 +230,11 @@ func (g *odGroup) decide(ctx context.Context, name string) error {
 	if g.m.isManaged(name) {
 		return deny(errors.New("the name is a managed site; its certificate is obtained in the background"))
 	}
-	if g.maxCerts > 0 && g.count.full(g.maxCerts) {
-		return deny(fmt.Errorf("max_certs: the limit of %d certificates obtained on demand is reached", g.maxCerts))
+	if err := g.capCheck(ctx, name); err != nil {
+		return deny(err)
 	}
 	if g.ask == nil {
-		if err := g.od.limits.check(name); err != nil {
+		if err := g.rateCheck(ctx, name); err != nil {
 			reg.ObserveOnDemand(metrics.OnDemandRateLimited)
 			log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
 			return err
@@ -276,9 +288,9 @@ func (i odIssuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*cer
 	if ip := remoteIP(ctx); ip != "" {
 		log = log.With(zap.String("remote_ip", ip))
 	}
-	endCount := func(bool) {}
+	endCount := func(bool) int { return g.count.count() }
 	if g.maxCerts > 0 {
-		done, err := g.count.reserve(g.maxCerts)
+		done, err := g.reserve(ctx, name)
 		if err != nil {
 			log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
 			return nil, certmagic.ErrNoRetry{Err: err}
@@ -287,7 +299,7 @@ func (i odIssuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*cer
 	}
 	endLimits := func(bool) {}
 	if g.ask == nil {
-		done, err := g.od.limits.begin(name)
+		done, err := g.begin(ctx, name)
 		if err != nil {
 			endCount(false)
 			log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
@@ -297,9 +309,14 @@ func (i odIssuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*cer
 	}
 	log.Info("on-demand challenge started", zap.String("ca", g.pc.issuer.CA))
 	start := time.Now()
+	if g.od.cluster != nil { // shared reservations outlive no order: they lapse only after a crash
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, odOrderBound)
+		defer cancel()
+	}
 	cert, err := i.quietIssuer.Issue(ctx, csr)
 	endLimits(err == nil)
-	endCount(err == nil)
+	obtained := endCount(err == nil)
 	if err != nil {
 		fields := []zap.Field{zap.Error(err)}
 		if g.ask == nil {
@@ -309,8 +326,49 @@ func (i odIssuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*cer
 		return nil, certmagic.ErrNoRetry{Err: err}
 	}
 	log.Info("certificate obtained on demand", zap.Duration("took", time.Since(start)),
-		zap.Int("obtained", g.count.count()), zap.Int("max_certs", g.maxCerts))
+		zap.Int("obtained", obtained), zap.Int("max_certs", g.maxCerts))
 	return cert, nil
+}
+
+// capCheck returns why max_certs refuses a new certificate for name, or nil; it reserves nothing.
+func (g *odGroup) capCheck(ctx context.Context, name string) error {
+	switch {
+	case g.maxCerts <= 0:
+		return nil
+	case g.od.cluster != nil:
+		return g.od.cluster.capCheck(ctx, g.group, name, g.maxCerts)
+	case g.count.full(g.maxCerts):
+		return fmt.Errorf("max_certs: the limit of %d certificates obtained on demand is reached", g.maxCerts)
+	}
+	return nil
+}
+
+// reserve takes a max_certs slot for name; done settles it and returns the count of certificates obtained.
+func (g *odGroup) reserve(ctx context.Context, name string) (done func(ok bool) int, err error) {
+	if g.od.cluster != nil {
+		return g.od.cluster.reserve(ctx, g.group, name, g.maxCerts, g.patterns)
+	}
+	end, err := g.count.reserve(g.maxCerts)
+	if err != nil {
+		return nil, err
+	}
+	return func(ok bool) int { end(ok); return g.count.count() }, nil
+}
+
+// rateCheck returns why the built-in rate limits refuse a challenge for name now, or nil.
+func (g *odGroup) rateCheck(ctx context.Context, name string) error {
+	if g.od.cluster != nil {
+		return g.od.cluster.rateCheck(ctx, name)
+	}
+	return g.od.limits.check(name)
+}
+
+// begin starts a challenge for name under the built-in rate limits; end settles it.
+func (g *odGroup) begin(ctx context.Context, name string) (end func(ok bool), err error) {
+	if g.od.cluster != nil {
+		return g.od.cluster.begin(ctx, name)
+	}
+	return g.od.limits.begin(name)
 }
 
 // remoteIP returns the client IP of the handshake that ctx belongs to, or "".

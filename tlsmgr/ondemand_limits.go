@@ -42,16 +42,23 @@ func (r *rateLimits) check(name string) error {
 }
 
 func (r *rateLimits) checkLocked(name string, now time.Time) error {
-	if r.busy != "" {
-		return fmt.Errorf("rate limit: another on-demand challenge (%s) is in progress; one at a time", r.busy)
+	at, failed := r.failed[name]
+	return rateDenial(r.busy, at, failed, r.obtained, r.last, now)
+}
+
+// rateDenial applies the built-in limits: busy is the name being challenged ("" when none), failedAt when
+// name's last challenge failed (if failed), obtained the certificates obtained so far, last the latest.
+func rateDenial(busy string, failedAt time.Time, failed bool, obtained int, last, now time.Time) error {
+	if busy != "" {
+		return fmt.Errorf("rate limit: another on-demand challenge (%s) is in progress; one at a time", busy)
 	}
-	if at, ok := r.failed[name]; ok && now.Before(at.Add(failedNamePause)) {
+	if failed && now.Before(failedAt.Add(failedNamePause)) {
 		return fmt.Errorf("rate limit: the last challenge for this name failed %v ago; no new try before %v have passed",
-			now.Sub(at).Round(time.Second), failedNamePause)
+			now.Sub(failedAt).Round(time.Second), failedNamePause)
 	}
-	if r.obtained >= burstCerts && now.Before(r.last.Add(burstPause)) {
+	if obtained >= burstCerts && now.Before(last.Add(burstPause)) {
 		return fmt.Errorf("rate limit: %d certificates obtained on demand, the last %v ago; no new challenge before %v have passed",
-			r.obtained, now.Sub(r.last).Round(time.Second), burstPause)
+			obtained, now.Sub(last).Round(time.Second), burstPause)
 	}
 	return nil
 }
