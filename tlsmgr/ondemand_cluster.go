@@ -45,12 +45,16 @@ type clusterLimits struct {
 	now func() time.Time // the clock; nil means time.Now
 	id  string           // this Manager's identity in busy records
 
+	opTimeout time.Duration // bounds one storage call (odStorageTimeout)
+	lockWait  time.Duration // bounds taking a limits lock (odLockWait)
+
 	mu    sync.Mutex
 	local map[string]chan struct{} // per lock name: serializes this process's goroutines before the storage lock
 }
 
 func newClusterLimits(s certmagic.Storage, log *zap.Logger) *clusterLimits {
-	return &clusterLimits{s: s, try: quickTryLocker(s), log: log, id: randomToken(), local: make(map[string]chan struct{})}
+	return &clusterLimits{s: s, try: quickTryLocker(s), log: log, id: randomToken(), local: make(map[string]chan struct{}),
+		opTimeout: odStorageTimeout, lockWait: odLockWait}
 }
 
 // quickTryLocker returns s as a TryLocker if its TryLock answers at once. certmagic's FileStorage polls a
@@ -99,7 +103,7 @@ func errStorage(action string, err error) error {
 
 // load reads the JSON record at key into v; found is false when there is none.
 func (c *clusterLimits) load(ctx context.Context, key string, v any) (found bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, odStorageTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.opTimeout)
 	defer cancel()
 	b, err := c.s.Load(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -120,19 +124,19 @@ func (c *clusterLimits) store(ctx context.Context, key string, v any) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, odStorageTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.opTimeout)
 	defer cancel()
 	return c.s.Store(ctx, key, b)
 }
 
 // exists reports whether key is in storage (false also when the storage cannot be reached).
 func (c *clusterLimits) exists(ctx context.Context, key string) bool {
-	ctx, cancel := context.WithTimeout(ctx, odStorageTimeout)
+	ctx, cancel := context.WithTimeout(ctx, c.opTimeout)
 	defer cancel()
 	return c.s.Exists(ctx, key)
 }
 
-// withLock runs fn holding the storage lock name, waiting at most odLockWait for it. Goroutines of this
+// withLock runs fn holding the storage lock name, waiting at most lockWait for it. Goroutines of this
 // process queue in memory first, so the storage sees one contender per instance.
 func (c *clusterLimits) withLock(ctx context.Context, name string, fn func() error) error {
 	c.mu.Lock()
@@ -142,16 +146,16 @@ func (c *clusterLimits) withLock(ctx context.Context, name string, fn func() err
 		c.local[name] = sem
 	}
 	c.mu.Unlock()
-	lctx, cancel := context.WithTimeout(ctx, odLockWait)
+	lctx, cancel := context.WithTimeout(ctx, c.lockWait)
 	defer cancel()
 	select {
 	case sem <- struct{}{}:
 	case <-lctx.Done():
-		return fmt.Errorf("waiting for lock %s: %w", name, lctx.Err())
+		return errStorage("taking lock "+name, lctx.Err())
 	}
 	defer func() { <-sem }()
 	if err := c.s.Lock(lctx, name); err != nil {
-		return fmt.Errorf("taking lock %s: %w", name, err)
+		return errStorage("taking lock "+name, err)
 	}
 	defer c.unlock(name)
 	return fn()
@@ -159,7 +163,7 @@ func (c *clusterLimits) withLock(ctx context.Context, name string, fn func() err
 
 // unlock releases the storage lock name, logging a failure (the lock then expires by itself).
 func (c *clusterLimits) unlock(name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), odStorageTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.opTimeout)
 	defer cancel()
 	if err := c.s.Unlock(ctx, name); err != nil {
 		c.log.Warn("releasing on-demand limits lock", zap.String("lock", name), zap.Error(err))
@@ -371,7 +375,7 @@ func (c *clusterLimits) begin(ctx context.Context, name string) (end func(ok boo
 // beginTryLock is begin on a storage with a quick TryLock: the challenge holds the lock odChallengeLock,
 // so only its holder writes the rate record meanwhile. A crashed holder's lease expires by itself.
 func (c *clusterLimits) beginTryLock(ctx context.Context, name string) (end func(ok bool), err error) {
-	lctx, cancel := context.WithTimeout(ctx, odStorageTimeout)
+	lctx, cancel := context.WithTimeout(ctx, c.opTimeout)
 	got, err := c.try.TryLock(lctx, odChallengeLock)
 	cancel()
 	if err != nil {
