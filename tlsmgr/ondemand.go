@@ -252,9 +252,11 @@ func (g *odGroup) decide(ctx context.Context, name string) error {
 }
 
 // stored reports whether storage holds a certificate for name from the group's CA.
+// An unreachable storage answers false within odStorageTimeout (the limits then decide, failing closed).
 func (g *odGroup) stored(ctx context.Context, name string) bool {
-	ok := g.pc.cfg.Storage.Exists(ctx, certmagic.StorageKeys.SiteCert(g.pc.issuer.IssuerKey(), name))
-	return ok
+	ctx, cancel := context.WithTimeout(ctx, odStorageTimeout)
+	defer cancel()
+	return g.pc.cfg.Storage.Exists(ctx, certmagic.StorageKeys.SiteCert(g.pc.issuer.IssuerKey(), name))
 }
 
 // isManaged reports whether name is a site managed by Manage.

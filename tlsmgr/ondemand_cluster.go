@@ -25,8 +25,8 @@ import (
 // where <group> is a hash of the group's configuration. Read-modify-writes of a record happen under a
 // storage lock; every storage call is bounded, and a storage error denies the certificate (fail closed).
 const (
-	odStorageTimeout = 3 * time.Second // one storage read or write
-	odLockWait       = 5 * time.Second // taking a short-held limits lock
+	odStorageTimeout = 2 * time.Second // one storage read or write
+	odLockWait       = 3 * time.Second // taking a short-held limits lock
 	odOrderBound     = 3 * time.Minute // an order under cluster limits is cut off after this long
 	// odPendingTTL is how long a max_certs reservation or a challenge marked busy stays valid: longer than
 	// any order (odOrderBound), so only the records of a crashed instance ever lapse.
@@ -154,11 +154,50 @@ func (c *clusterLimits) withLock(ctx context.Context, name string, fn func() err
 		return errStorage("taking lock "+name, lctx.Err())
 	}
 	defer func() { <-sem }()
-	if err := c.s.Lock(lctx, name); err != nil {
+	if _, err := c.acquire(lctx, name, false); err != nil {
 		return errStorage("taking lock "+name, err)
 	}
 	defer c.unlock(name)
 	return fn()
+}
+
+// acquire takes the storage lock name, with TryLock when try (reporting whether it got it) or else Lock,
+// and returns when ctx ends even if the storage call does not (a lease-based TryLock finishes an attempt
+// in flight so as not to orphan a lock); a lock won after that is released at once.
+func (c *clusterLimits) acquire(ctx context.Context, name string, try bool) (bool, error) {
+	type result struct {
+		ok  bool
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		var r result
+		if try {
+			r.ok, r.err = c.try.TryLock(ctx, name)
+		} else {
+			r.err = c.s.Lock(ctx, name)
+			r.ok = r.err == nil
+		}
+		ch <- r
+	}()
+	select {
+	case r := <-ch:
+		if r.ok && ctx.Err() == nil {
+			return true, nil
+		}
+		if r.ok {
+			c.unlock(name)
+			return false, ctx.Err()
+		}
+		return false, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.ok {
+				c.unlock(name)
+			}
+		}()
+		return false, ctx.Err()
+	}
 }
 
 // unlock releases the storage lock name, logging a failure (the lock then expires by itself).
@@ -376,7 +415,7 @@ func (c *clusterLimits) begin(ctx context.Context, name string) (end func(ok boo
 // so only its holder writes the rate record meanwhile. A crashed holder's lease expires by itself.
 func (c *clusterLimits) beginTryLock(ctx context.Context, name string) (end func(ok bool), err error) {
 	lctx, cancel := context.WithTimeout(ctx, c.opTimeout)
-	got, err := c.try.TryLock(lctx, odChallengeLock)
+	got, err := c.acquire(lctx, odChallengeLock, true)
 	cancel()
 	if err != nil {
 		return nil, errStorage("taking the challenge lock", err)
