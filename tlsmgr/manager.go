@@ -91,7 +91,12 @@ type Manager struct {
 	manual    map[string]*loadedCert // manual pairs, bundles and self-signed sets, by loadedCert.key
 	closed    bool
 	refreshMu sync.Mutex // serializes (re)loading of manual and self-signed certificates
-	od        onDemand   // on-demand TLS sites and limits (ondemand.go)
+
+	renewEvery time.Duration         // how often renewals and the storage are checked (renewal.go)
+	renewMu    sync.Mutex            // guards renewCtx and synced
+	renewCtx   context.Context       // background renewals; cancelled by a lost lease
+	synced     map[string]syncedCert // managed name → what was loaded from storage
+	od         onDemand              // on-demand TLS sites and limits (ondemand.go)
 
 	// Knobs for tests; New sets production values.
 	retryIntervals []time.Duration
@@ -163,17 +168,13 @@ func New(opts Options) (*Manager, error) {
 		manual:         make(map[string]*loadedCert),
 		retryIntervals: defaultRetryIntervals,
 		watchInterval:  cmp.Or(opts.watchEvery, 5*time.Second),
+		renewEvery:     cmp.Or(opts.RenewInterval, certmagic.DefaultRenewCheckInterval),
 		terminal:       isTerminal(os.Stdin),
 		stdin:          os.Stdin,
 		stderr:         os.Stderr,
 	}
 	m.od.init(opts.OnDemand)
-	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert:   m.configForCert,
-		RenewCheckInterval: opts.RenewInterval,
-		OCSPCheckInterval:  opts.OCSPInterval,
-		Logger:             m.log.Named("cache"),
-	})
+	m.cache = m.newCache()
 	base, err := m.policyConfig(nil)
 	if err != nil {
 		m.cache.Stop()
@@ -183,6 +184,7 @@ func New(opts Options) (*Manager, error) {
 	m.base = base
 	m.wg.Add(1)
 	go m.watch()
+	m.goBackground(m.renewLoop)
 	m.goBackground(m.cleanStorage)
 	return m, nil
 }
@@ -255,11 +257,7 @@ func (m *Manager) Manage(ctx context.Context, names []string, p *Policy) error {
 	}
 	if len(missing) < len(names) {
 		// certificates loaded from storage may already be due for renewal (or ARI may say so)
-		m.goBackground(func() {
-			if err := m.cache.RenewManagedCertificates(m.ctx); err != nil {
-				m.log.Error("checking loaded certificates for renewal", zap.Error(err))
-			}
-		})
+		m.goBackground(m.renewDue)
 	}
 	return nil
 }
@@ -278,8 +276,9 @@ func (m *Manager) loadManaged(ctx context.Context, pc *policyConfig, names []str
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			_, err := pc.cfg.CacheManagedCertificate(ctx, n)
+			cert, err := pc.cfg.CacheManagedCertificate(ctx, n)
 			if err == nil {
+				m.noteLoaded(n, cert)
 				return
 			}
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -324,7 +323,10 @@ func (m *Manager) obtainLoop(name string, pc *policyConfig) {
 		start := time.Now()
 		err := m.obtainFenced(pc, name)
 		if err == nil {
-			_, err = pc.cfg.CacheManagedCertificate(m.ctx, name)
+			var cert certmagic.Certificate
+			if cert, err = pc.cfg.CacheManagedCertificate(m.ctx, name); err == nil {
+				m.noteLoaded(name, cert)
+			}
 		}
 		<-m.sem
 		if err == nil {
