@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"strings"
 	"sync"
@@ -54,19 +55,40 @@ func storeManaged(t *testing.T, s certmagic.Storage, issuerKey, name string, ser
 
 // A certificate another instance renewed (here: written to the shared storage by the test) is served by
 // every instance within one check interval, even though none of them found it due; an older certificate
-// written later does not replace a newer one.
+// written later does not replace a newer one. Each storage of CASKET_CLUSTERING is tried.
 func TestSyncServesCertificateRenewedElsewhere(t *testing.T) {
+	for _, b := range clusterBackends {
+		t.Run(b.name, func(t *testing.T) {
+			if b.name != "file" {
+				skipShort(t)
+			}
+			env, _, _ := b.start(t)
+			testSync(t, env)
+		})
+	}
+}
+
+func testSync(t *testing.T, env map[string]string) {
 	dir := t.TempDir()
-	storage := &certmagic.FileStorage{Path: dir}
+	open := func() certmagic.Storage {
+		s, err := StorageFromEnv(context.Background(), envMap(env), dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closeStorage(s) })
+		return s
+	}
+	storage := open()
 	var ms []*Manager
 	for range 2 {
+		s := open()
 		ms = append(ms, newTestManager(t, func(o *Options) {
-			o.Storage = &certmagic.FileStorage{Path: dir}
+			o.Storage = s
 			o.RenewInterval = 100 * time.Millisecond
 		}))
 	}
 	issuerKey := ms[0].base.issuer.IssuerKey()
-	name := "sync.casket.test"
+	name := fmt.Sprintf("sync%d.casket.test", time.Now().UnixNano())
 	now := time.Now()
 	first := storeManaged(t, storage, issuerKey, name, 1, now.Add(-time.Hour), now.Add(60*24*time.Hour))
 	for _, m := range ms {
