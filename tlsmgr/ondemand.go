@@ -216,7 +216,7 @@ func (g *odGroup) decide(ctx context.Context, name string) error {
 	reg := g.m.opts.Metrics
 	deny := func(err error) error {
 		reg.ObserveOnDemand(metrics.OnDemandDenied)
-		log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
+		logDenial(log, err)
 		return err
 	}
 	if t := g.od.table.Load(); t == nil || t.match(name) == nil {
@@ -235,8 +235,11 @@ func (g *odGroup) decide(ctx context.Context, name string) error {
 	}
 	if g.ask == nil {
 		if err := g.rateCheck(ctx, name); err != nil {
+			if se := (*odStorageError)(nil); errors.As(err, &se) {
+				return deny(err)
+			}
 			reg.ObserveOnDemand(metrics.OnDemandRateLimited)
-			log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
+			logDenial(log, err)
 			return err
 		}
 		reg.ObserveOnDemand(metrics.OnDemandAllowed)
@@ -294,7 +297,7 @@ func (i odIssuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*cer
 	if g.maxCerts > 0 {
 		done, err := g.reserve(ctx, name)
 		if err != nil {
-			log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
+			logDenial(log, err)
 			return nil, certmagic.ErrNoRetry{Err: err}
 		}
 		endCount = done
@@ -304,7 +307,7 @@ func (i odIssuer) Issue(ctx context.Context, csr *x509.CertificateRequest) (*cer
 		done, err := g.begin(ctx, name)
 		if err != nil {
 			endCount(false)
-			log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
+			logDenial(log, err)
 			return nil, certmagic.ErrNoRetry{Err: err}
 		}
 		endLimits = done
@@ -371,6 +374,17 @@ func (g *odGroup) begin(ctx context.Context, name string) (end func(ok bool), er
 		return g.od.cluster.begin(ctx, name)
 	}
 	return g.od.limits.begin(name)
+}
+
+// logDenial logs why a new certificate was denied: at error level when the shared storage of the cluster
+// limits failed (an operator must look), else as a warning.
+func logDenial(log *zap.Logger, err error) {
+	var se *odStorageError
+	if errors.As(err, &se) {
+		log.Error("on-demand certificate denied", zap.String("reason", err.Error()))
+		return
+	}
+	log.Warn("on-demand certificate denied", zap.String("reason", err.Error()))
 }
 
 // remoteIP returns the client IP of the handshake that ctx belongs to, or "".

@@ -96,9 +96,16 @@ func randomToken() string {
 	return hex.EncodeToString(b[:])
 }
 
+// odStorageError is a failure of the shared storage: the limits could not be checked, so the certificate
+// is denied.
+type odStorageError struct{ err error }
+
+func (e *odStorageError) Error() string { return e.err.Error() }
+func (e *odStorageError) Unwrap() error { return e.err }
+
 // errStorage wraps a storage failure so that the denial says the limits could not be checked.
 func errStorage(action string, err error) error {
-	return fmt.Errorf("on-demand limits: %s in the shared storage failed, so the certificate is denied: %w", action, err)
+	return &odStorageError{fmt.Errorf("on-demand limits: %s in the shared storage failed, so the certificate is denied: %w", action, err)}
 }
 
 // load reads the JSON record at key into v; found is false when there is none.

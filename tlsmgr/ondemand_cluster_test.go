@@ -16,6 +16,7 @@ import (
 	"github.com/casketserver/casket/tlsmgr/cluster/redis"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // sharedBackend gives two storages of one cluster: two instances' views of the same data.
@@ -402,8 +403,9 @@ func TestOnDemandClusterLimitsManagers(t *testing.T) {
 		t.Errorf("a challenge on another Manager did not hold this one: %v", err)
 	}
 
+	core, logs := observer.New(zap.WarnLevel)
 	broken, err := New(Options{StorageDir: t.TempDir(), CA: "https://127.0.0.1:1/dir", Agreed: true, ClusterLimits: true,
-		Storage: failingStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}, Logger: zap.NewNop()})
+		Storage: failingStorage{Storage: &certmagic.FileStorage{Path: t.TempDir()}}, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -413,5 +415,8 @@ func TestOnDemandClusterLimitsManagers(t *testing.T) {
 	}
 	if err := broken.group("c.casket.test").decide(ctx, "c.casket.test"); err == nil || !strings.Contains(err.Error(), "shared storage") {
 		t.Errorf("decide with the storage down: %v, want a denial", err)
+	}
+	if n := logs.FilterMessage("on-demand certificate denied").FilterLevelExact(zap.ErrorLevel).Len(); n != 1 {
+		t.Errorf("%d denials logged at error level with the storage down, want 1", n)
 	}
 }
