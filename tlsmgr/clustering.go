@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 	"github.com/casketserver/casket/tlsmgr/cluster"
+	"github.com/casketserver/casket/tlsmgr/cluster/file"
 	"github.com/casketserver/casket/tlsmgr/cluster/postgres"
 	"github.com/casketserver/casket/tlsmgr/cluster/redis"
 	"go.uber.org/zap"
@@ -23,8 +24,8 @@ var ClusteringBackends = []string{"file", "redis", "postgres"}
 // StorageFromEnv builds the certificate storage selected by CASKET_CLUSTERING, reading settings through
 // getenv (os.Getenv in the binary):
 //
-//   - file (the default): certmagic's FileStorage in dir (the storage path), which instances share on a
-//     common mount.
+//   - file (the default): files in dir (the storage path), laid out as certmagic's FileStorage does, with
+//     lease locks (package cluster/file); instances share the folder on a common mount.
 //   - redis: CASKET_CLUSTERING_REDIS_HOST (127.0.0.1), _PORT (6379), _DB (0), _PASSWORD, _KEY_PREFIX
 //     ("casket") and _TLS ("true" to connect with TLS).
 //   - postgres: CASKET_CLUSTERING_POSTGRES_DSN, or the standard PGHOST, PGPORT, PGUSER, PGPASSWORD,
@@ -34,7 +35,7 @@ var ClusteringBackends = []string{"file", "redis", "postgres"}
 // CASKET_UUID_FILE names a file holding this instance's identity (created when missing), recorded as the
 // holder of its locks; without it each process gets a random identity. A redis or postgres backend must
 // answer within a few seconds (ctx may shorten that), else StorageFromEnv fails. The caller closes the
-// returned storage when it implements io.Closer (redis and postgres do: that releases held locks).
+// returned storage when it implements io.Closer (all three do: that releases held locks).
 func StorageFromEnv(ctx context.Context, getenv func(string) string, dir string, log *zap.Logger) (certmagic.Storage, error) {
 	if log == nil {
 		log = zap.NewNop()
@@ -49,7 +50,15 @@ func StorageFromEnv(ctx context.Context, getenv func(string) string, dir string,
 		if err := prepareStorage(dir); err != nil {
 			return nil, err
 		}
-		s = &certmagic.FileStorage{Path: dir}
+		lock, err := lockOptions(getenv, log)
+		if err != nil {
+			return nil, err
+		}
+		fs, err := file.New(dir, file.Options{Lock: lock, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("CASKET_CLUSTERING=file: %w", err)
+		}
+		s = fs
 	case "redis", "postgres":
 		s, err = clusteredStorage(ctx, kind, getenv, log)
 		if err != nil {
@@ -72,12 +81,21 @@ func StorageFromEnv(ctx context.Context, getenv func(string) string, dir string,
 	return s, nil
 }
 
-func clusteredStorage(ctx context.Context, kind string, getenv func(string) string, log *zap.Logger) (certmagic.Storage, error) {
+// lockOptions returns the lock settings of every storage: this instance's identity (CASKET_UUID_FILE) and
+// the lock logger.
+func lockOptions(getenv func(string) string, log *zap.Logger) (cluster.LockOptions, error) {
 	holder, err := cluster.InstanceID(getenv("CASKET_UUID_FILE"))
 	if err != nil {
-		return nil, fmt.Errorf("CASKET_UUID_FILE: %w", err)
+		return cluster.LockOptions{}, fmt.Errorf("CASKET_UUID_FILE: %w", err)
 	}
-	lock := cluster.LockOptions{Holder: holder, Logger: log.Named("lock")}
+	return cluster.LockOptions{Holder: holder, Logger: log.Named("lock")}, nil
+}
+
+func clusteredStorage(ctx context.Context, kind string, getenv func(string) string, log *zap.Logger) (certmagic.Storage, error) {
+	lock, err := lockOptions(getenv, log)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if kind == "postgres" {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -26,9 +27,9 @@ func TestStorageFromEnv(t *testing.T) {
 		want    string // substring of the storage's description
 		wantErr string
 	}{
-		{name: "default is file", env: map[string]string{}, want: "FileStorage:"},
-		{name: "file", env: map[string]string{"CASKET_CLUSTERING": "file"}, want: "FileStorage:"},
-		{name: "encrypted file", env: map[string]string{"CASKET_CLUSTERING_AESKEY": "0123456789abcdef"}, want: "encrypted FileStorage:"},
+		{name: "default is file", env: map[string]string{}, want: "file:"},
+		{name: "file", env: map[string]string{"CASKET_CLUSTERING": "file"}, want: "file:"},
+		{name: "encrypted file", env: map[string]string{"CASKET_CLUSTERING_AESKEY": "0123456789abcdef"}, want: "encrypted file:"},
 		{name: "unknown", env: map[string]string{"CASKET_CLUSTERING": "consul"}, wantErr: "valid values: file, redis, postgres"},
 		{name: "bad key", env: map[string]string{"CASKET_CLUSTERING_AESKEY": "short"}, wantErr: "CASKET_CLUSTERING_AESKEY"},
 		{name: "bad redis db", env: map[string]string{"CASKET_CLUSTERING": "redis", "CASKET_CLUSTERING_REDIS_DB": "x"}, wantErr: "CASKET_CLUSTERING_REDIS_DB"},
@@ -293,3 +294,28 @@ func (s *leaseLossStorage) Lock(ctx context.Context, name string) error {
 }
 
 func (s *leaseLossStorage) Unlock(context.Context, string) error { return nil }
+
+// TestFileStorageHolder: the default storage records the identity from CASKET_UUID_FILE with its locks.
+func TestFileStorageHolder(t *testing.T) {
+	dir := t.TempDir()
+	idFile := dir + "/instance.uuid"
+	if err := os.WriteFile(idFile, []byte("node-7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := StorageFromEnv(context.Background(), envMap(map[string]string{"CASKET_UUID_FILE": idFile}), dir+"/store", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeStorage(s)
+	ctx := context.Background()
+	if err := s.Lock(ctx, "issue_cert_a.example"); err != nil {
+		t.Fatal(err)
+	}
+	h, _, ok, err := s.(cluster.LockInspector).LockHolder(ctx, "issue_cert_a.example")
+	if err != nil || !ok || h != "node-7" {
+		t.Errorf("LockHolder = %q, %v, %v; want node-7", h, ok, err)
+	}
+	if err := s.Unlock(ctx, "issue_cert_a.example"); err != nil {
+		t.Fatal(err)
+	}
+}
