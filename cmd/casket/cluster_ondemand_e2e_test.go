@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,13 +13,32 @@ import (
 	"github.com/casketserver/casket/internal/servicetest"
 )
 
-// TestE2EClusterOnDemandMaxCerts: two casket processes sharing redis (CASKET_CLUSTERING=redis) serve
-// `*.casket.test` with `max_certs 2`. Three names handshaked across both get exactly two certificates:
-// the third is refused by each instance, the CA sees two orders, each instance serves the other's
-// certificates from the shared storage, and the count survives a restart of the whole cluster.
+// TestE2EClusterOnDemandMaxCerts: two casket processes sharing redis (CASKET_CLUSTERING=redis), or a
+// folder (CASKET_CLUSTERING=file), serve `*.casket.test` with `max_certs 2`. Three names handshaked across
+// both get exactly two certificates: the third is refused by each instance, the CA sees two orders, each
+// instance serves the other's certificates from the shared storage, and the count survives a restart of
+// the whole cluster.
 func TestE2EClusterOnDemandMaxCerts(t *testing.T) {
+	needBinary(t)
+	for _, b := range []struct {
+		name    string
+		backend func(t *testing.T) env
+	}{
+		{"redis", func(t *testing.T) env {
+			r := servicetest.StartRedis(t)
+			return env{"CASKET_CLUSTERING": "redis", "CASKET_CLUSTERING_REDIS_HOST": r.Host,
+				"CASKET_CLUSTERING_REDIS_PORT": fmt.Sprint(r.Port)}
+		}},
+		{"file", func(t *testing.T) env {
+			return env{"CASKET_CLUSTERING": "file", "CASKETPATH": filepath.Join(t.TempDir(), "shared-casketpath")}
+		}},
+	} {
+		t.Run(b.name, func(t *testing.T) { testClusterOnDemandMaxCerts(t, b.backend(t)) })
+	}
+}
+
+func testClusterOnDemandMaxCerts(t *testing.T, backend env) {
 	a := newACMEEnv(t, acmetest.Options{})
-	r := servicetest.StartRedis(t)
 	conf := writeConf(t, t.TempDir(), "*.casket.test {\n\troot www\n\ttls {\n\t\tmax_certs 2\n\t}\n}\n")
 	type instance struct {
 		p                   *proc
@@ -35,8 +55,8 @@ func TestE2EClusterOnDemandMaxCerts(t *testing.T) {
 			t.Fatal(err)
 		}
 		in.env = env{"CASKETPATH": filepath.Join(dir, "casketpath"), "SSL_CERT_FILE": a.peb.DirectoryRootFile,
-			"CASKET_CLUSTERING": "redis", "CASKET_CLUSTERING_REDIS_HOST": r.Host,
-			"CASKET_CLUSTERING_REDIS_PORT": fmt.Sprint(r.Port), "CASKET_UUID_FILE": idFile}
+			"CASKET_UUID_FILE": idFile}
+		maps.Copy(in.env, backend)
 	}
 	startAll := func() {
 		for _, in := range insts {
