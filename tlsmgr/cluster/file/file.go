@@ -4,7 +4,9 @@
 //
 //   - locks/.guard is a file that is locked with flock(2) around every lock operation, which are a few
 //     file operations each. The kernel drops the flock of a process that dies; on NFSv4 the server drops
-//     that of a client host that stops renewing its NFS lease.
+//     that of a client host that stops renewing its NFS lease (after about 90 seconds; lock operations
+//     fail and are retried meanwhile). Linux NFS clients send flock to the server as a POSIX lock, unless
+//     the folder is mounted with local_lock=flock or local_lock=all, which makes it useless across hosts.
 //   - locks/<name>.lease holds one lease as JSON: holder, token, fencing token and expiry (Unix
 //     milliseconds, wall clock). A lease whose expiry has passed is free for the taking.
 //   - locks/.fence holds the last fencing token handed out.
@@ -20,6 +22,7 @@ package file
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,6 +69,13 @@ func New(dir string, opts Options) (*Storage, error) {
 	if err := os.MkdirAll(s.lockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating lock folder: %w", err)
 	}
+	// a file system without working file locks (NFS without a lock service) fails here, not at the first
+	// order; a guard held by someone else for a while is no reason to fail
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.withGuard(ctx, func() error { return nil }); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("file storage %s: %w", dir, err)
+	}
 	s.Locker = cluster.NewLocker(lockBackend{s}, opts.Lock)
 	return s, nil
 }
@@ -91,7 +101,7 @@ func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
 		return s.files.Store(ctx, key, value)
 	}
 	return s.withGuard(ctx, func() error {
-		rec, err := s.readLease(g.Lock)
+		rec, err := s.readLease(g.Lock, false)
 		if err != nil {
 			return fmt.Errorf("storing %s: %w", key, err)
 		}
@@ -127,7 +137,7 @@ func (s *Storage) Stat(ctx context.Context, key string) (certmagic.KeyInfo, erro
 // extended it); an expired lease is not reported.
 func (s *Storage) LockHolder(ctx context.Context, name string) (holder string, expires time.Time, ok bool, err error) {
 	err = s.withGuard(ctx, func() error {
-		rec, err := s.readLease(name)
+		rec, err := s.readLease(name, false)
 		if err != nil || !rec.live(now()) {
 			return err
 		}

@@ -107,16 +107,21 @@ func (s *Storage) openGuard() (*os.File, error) {
 	return f, nil
 }
 
-// readLease returns the lease record of name, or nil if there is none. Call it under the guard.
-func (s *Storage) readLease(name string) (*record, error) {
+// readLease returns the lease record of name, or nil if there is none. Call it under the guard. With
+// create, a missing record is created empty (see readFile); Acquire needs that, since it must not miss a
+// record another host just wrote. Extend, Release and fenced writes look for a record this instance wrote
+// itself, which its own cache knows about, and LockHolder only informs, so they do not create one.
+func (s *Storage) readLease(name string, create bool) (*record, error) {
 	p := s.leasePath(name)
-	b, err := readCreate(p)
+	b, err := readFile(p, create)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading lease of %s: %w", name, err)
 	}
 	if len(b) == 0 {
-		_ = os.Remove(p) // readCreate made it, or a crash left it empty: either way there is no lease
-		return nil, nil
+		return nil, nil // just created, or left by an Acquire that failed half-way: no lease
 	}
 	var rec record
 	if err := json.Unmarshal(b, &rec); err != nil {
@@ -152,7 +157,7 @@ func (s *Storage) removeLease(name string) error {
 // larger than floor. Call it under the guard.
 func (s *Storage) nextFence(floor int64) (int64, error) {
 	p := filepath.Join(s.lockDir, ".fence")
-	b, err := readCreate(p)
+	b, err := readFile(p, true)
 	if err != nil {
 		return 0, fmt.Errorf("reading fencing counter: %w", err)
 	}
@@ -172,10 +177,14 @@ func (s *Storage) nextFence(floor int64) (int64, error) {
 	return next, nil
 }
 
-// readCreate reads the file at path, creating it empty if it does not exist. Opening with O_CREAT makes
-// an NFS client look the name up on the server rather than trust a cached negative lookup.
-func readCreate(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+// readFile reads the file at path. With create, a missing file is created empty: opening with O_CREAT
+// makes an NFS client look the name up on the server rather than trust a cached "no such file".
+func readFile(path string, create bool) ([]byte, error) {
+	flags := os.O_RDONLY
+	if create {
+		flags |= os.O_CREATE
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +229,7 @@ type lockBackend struct{ s *Storage }
 func (b lockBackend) Acquire(ctx context.Context, name, holder, token string, ttl time.Duration) (int64, bool, error) {
 	var fence int64
 	err := b.s.withGuard(ctx, func() error {
-		rec, err := b.s.readLease(name)
+		rec, err := b.s.readLease(name, true)
 		if err != nil || rec.live(now()) {
 			return err
 		}
@@ -248,7 +257,7 @@ func (b lockBackend) Acquire(ctx context.Context, name, holder, token string, tt
 func (b lockBackend) Extend(ctx context.Context, name, token string, ttl time.Duration) (bool, error) {
 	var ok bool
 	err := b.s.withGuard(ctx, func() error {
-		rec, err := b.s.readLease(name)
+		rec, err := b.s.readLease(name, false)
 		if err != nil || !rec.heldBy(token, now()) {
 			return err
 		}
@@ -267,7 +276,7 @@ func (b lockBackend) Extend(ctx context.Context, name, token string, ttl time.Du
 
 func (b lockBackend) Release(ctx context.Context, name, token string) error {
 	err := b.s.withGuard(ctx, func() error {
-		rec, err := b.s.readLease(name)
+		rec, err := b.s.readLease(name, false)
 		if err != nil || rec == nil || rec.Token != token {
 			return err
 		}
