@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/casketserver/casket/internal/servicetest"
 	"github.com/casketserver/casket/tlsmgr/cluster"
+	"github.com/casketserver/casket/tlsmgr/cluster/file"
 	"github.com/casketserver/casket/tlsmgr/cluster/redis"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
@@ -27,9 +28,25 @@ type sharedBackend struct {
 
 func sharedBackends() []sharedBackend {
 	return []sharedBackend{
-		{"file", func(t *testing.T) (certmagic.Storage, certmagic.Storage) {
+		// certmagic's folder: no quick TryLock, so a busy record marks the running challenge
+		{"certmagic-file", func(t *testing.T) (certmagic.Storage, certmagic.Storage) {
 			dir := t.TempDir()
 			return &certmagic.FileStorage{Path: dir}, &certmagic.FileStorage{Path: dir}
+		}},
+		// CASKET_CLUSTERING=file: lease locks in the folder
+		{"file", func(t *testing.T) (certmagic.Storage, certmagic.Storage) {
+			dir := t.TempDir()
+			open := func() certmagic.Storage {
+				s, err := file.New(dir, file.Options{Lock: cluster.LockOptions{
+					TTL: 2 * time.Second, RenewEvery: 500 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+				}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			}
+			return open(), open()
 		}},
 		{"redis", func(t *testing.T) (certmagic.Storage, certmagic.Storage) {
 			r := servicetest.StartRedis(t)
@@ -418,5 +435,64 @@ func TestOnDemandClusterLimitsManagers(t *testing.T) {
 	}
 	if n := logs.FilterMessage("on-demand certificate denied").FilterLevelExact(zap.ErrorLevel).Len(); n != 1 {
 		t.Errorf("%d denials logged at error level with the storage down, want 1", n)
+	}
+}
+
+func TestQuickTryLocker(t *testing.T) {
+	fs := &certmagic.FileStorage{Path: t.TempDir()}
+	enc, err := cluster.NewEncrypted(fs, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leased, err := file.New(t.TempDir(), file.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leased.Close()
+	encLeased, err := cluster.NewEncrypted(leased, []byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		s    certmagic.Storage
+		want bool
+	}{
+		{"certmagic folder (TryLock polls)", fs, false},
+		{"encrypted certmagic folder", enc, false},
+		{"lease-locked folder", leased, true},
+		{"encrypted lease-locked folder", encLeased, true},
+		{"no TryLock", failingStorage{Storage: fs}, false},
+	} {
+		if got := quickTryLocker(tc.s) != nil; got != tc.want {
+			t.Errorf("%s: quick TryLock %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestClusterLimitsCrashedChallengeLock: the challenge lock of an instance that died mid-challenge frees
+// itself when its lease runs out, and the next challenge may start anywhere.
+func TestClusterLimitsCrashedChallengeLock(t *testing.T) {
+	skipShort(t)
+	a, c, _ := twoInstances(t, sharedBackends()[1])
+	ctx := context.Background()
+	if _, err := a.begin(ctx, "crashed.casket.test"); err != nil {
+		t.Fatal(err)
+	}
+	a.s.(*file.Storage).Abandon() // the instance dies: its lease is no longer extended
+	if _, err := c.begin(ctx, "next.casket.test"); err == nil {
+		t.Fatal("challenge started while the crashed instance's lease still runs")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		end, err := c.begin(ctx, "next.casket.test")
+		if err == nil {
+			end(true)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("challenge lock of a crashed instance never freed: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
