@@ -59,6 +59,12 @@ func TestHelperProcess(t *testing.T) {
 		}
 		fence, _ := s.Fence(helperLock)
 		fmt.Println("ready", fence)
+	case "contend":
+		if err := contend(dir); err != nil {
+			fmt.Println("error:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
 	}
 	time.Sleep(time.Minute) // until killed
 	os.Exit(3)
@@ -232,5 +238,72 @@ func TestPermissions(t *testing.T) {
 	}
 	if !slices.Contains(names, ".guard") || !slices.Contains(names, ".fence") || len(names) != 3 {
 		t.Errorf("locks folder holds %q; want .guard, .fence and one lease", names)
+	}
+}
+
+// contend takes and releases one lock in dir contendRounds times; inside, it creates the marker file
+// "inside" exclusively, which fails if another holder is inside too.
+func contend(dir string) error {
+	s, err := file.New(dir, file.Options{Lock: cluster.LockOptions{
+		TTL: time.Second, RenewEvery: 300 * time.Millisecond, PollInterval: 5 * time.Millisecond,
+	}})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	marker := filepath.Join(dir, "inside")
+	for range contendRounds {
+		if err := s.Lock(ctx, "contended"); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(marker, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("two holders inside the lock: %w", err)
+		}
+		f.Close()
+		time.Sleep(2 * time.Millisecond)
+		if err := os.Remove(marker); err != nil {
+			return err
+		}
+		if err := s.Unlock(ctx, "contended"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const contendRounds = 15
+
+// TestProcessesExclude runs several processes that take the same lock over and over at the same time:
+// never are two inside at once.
+func TestProcessesExclude(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var cmds []*exec.Cmd
+	outs := make([]*strings.Builder, 3)
+	for i := range outs {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+		cmd.Env = append(os.Environ(), helperMode+"=contend", helperDir+"="+dir)
+		outs[i] = new(strings.Builder)
+		cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("process %d: %v\n%s", i, err, outs[i])
+		}
+	}
+	// every round took a fresh fencing token
+	b, err := os.ReadFile(filepath.Join(dir, "locks", ".fence"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := strconv.Atoi(strings.TrimSpace(string(b))); n != 3*contendRounds {
+		t.Errorf("fencing counter %d after %d acquisitions", n, 3*contendRounds)
 	}
 }
