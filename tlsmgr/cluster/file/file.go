@@ -134,20 +134,18 @@ func (s *Storage) Stat(ctx context.Context, key string) (certmagic.KeyInfo, erro
 }
 
 // LockHolder reports who holds the lock name and until when (on the wall clock of whoever took or last
-// extended it); an expired lease is not reported.
-func (s *Storage) LockHolder(ctx context.Context, name string) (holder string, expires time.Time, ok bool, err error) {
-	err = s.withGuard(ctx, func() error {
-		rec, err := s.readLease(name, false)
-		if err != nil || !rec.live(now()) {
-			return err
-		}
-		holder, expires, ok = rec.Holder, time.UnixMilli(rec.Expires), true
-		return nil
-	})
+// extended it); an expired lease is not reported. It only informs (`casket -certs` asks it about every
+// certificate), so it reads the lease without taking the guard: records are replaced by rename, so it
+// sees a whole one, possibly one that is being replaced at that moment.
+func (s *Storage) LockHolder(_ context.Context, name string) (string, time.Time, bool, error) {
+	rec, err := s.readLease(name, false)
 	if err != nil {
 		return "", time.Time{}, false, fmt.Errorf("reading holder of lock %s: %w", name, err)
 	}
-	return holder, expires, ok, nil
+	if !rec.live(now()) {
+		return "", time.Time{}, false, nil
+	}
+	return rec.Holder, time.UnixMilli(rec.Expires), true, nil
 }
 
 // ExpireLock removes the lock name whoever holds it, as if its lease had run out; for tests.

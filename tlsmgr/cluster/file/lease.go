@@ -107,7 +107,8 @@ func (s *Storage) openGuard() (*os.File, error) {
 	return f, nil
 }
 
-// readLease returns the lease record of name, or nil if there is none. Call it under the guard. With
+// readLease returns the lease record of name, or nil if there is none. Call it under the guard (but see
+// LockHolder). With
 // create, a missing record is created empty (see readFile); Acquire needs that, since it must not miss a
 // record another host just wrote. Extend, Release and fenced writes look for a record this instance wrote
 // itself, which its own cache knows about, and LockHolder only informs, so they do not create one.

@@ -133,11 +133,18 @@ func TestKilledGuardHolder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if _, _, _, err := s.LockHolder(ctx, "x"); err == nil {
-		t.Fatal("LockHolder went through while another process held the guard")
+	if err := s.ExpireLock(ctx, "x"); err == nil {
+		t.Fatal("ExpireLock went through while another process held the guard")
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("waiting for the guard took %v past the context's end", d)
+	}
+	start = time.Now()
+	if ok, err := s.TryLock(context.Background(), "x"); ok || err == nil {
+		t.Fatalf("TryLock while another process held the guard = %v, %v; want an error", ok, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("TryLock waited %v for the guard; the lease TTL (1s) bounds it", d)
 	}
 
 	kill(t, cmd)
