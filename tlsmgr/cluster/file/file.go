@@ -13,8 +13,8 @@
 //
 // Every record is read after the guard is taken and written, through a synced temporary file renamed
 // into place, before it is released; on NFS, close-to-open consistency then makes each instance see the
-// others' records. Records are opened with O_CREAT, which makes the NFS client ask the server whether a
-// record exists instead of trusting a cached "no such file".
+// others' records. Acquiring opens the record with O_CREAT, which makes the NFS client ask the server
+// whether it exists instead of trusting a cached "no such file".
 //
 // Expiry compares the wall clocks of different hosts: instances that share a folder need synchronized
 // clocks (NTP). A skew well below the lease length (10 seconds) is harmless.
