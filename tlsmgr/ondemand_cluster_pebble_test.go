@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,6 +97,63 @@ func TestOnDemandClusterPebbleMaxCerts(t *testing.T) {
 				t.Errorf("shared count = %d, want 2", got)
 			}
 			t.Logf("%s: 2 orders for 3 names across 2 instances", b.name)
+		})
+	}
+}
+
+// TestOnDemandClusterPebbleConcurrentAsk: with `ask` (no built-in rate limits) and max_certs 2, three new
+// names handshaked at the same moment on both of two instances sharing a storage give exactly two
+// certificates and two orders: reservations in the shared count never overshoot.
+func TestOnDemandClusterPebbleConcurrentAsk(t *testing.T) {
+	skipShort(t)
+	for _, b := range clusterBackends[:2] {
+		t.Run(b.name, func(t *testing.T) {
+			env, _, _ := b.start(t)
+			site := newODSite(t)
+			peb := acmetest.Start(t, acmetest.Options{HTTPPort: site.httpPort, TLSPort: site.tlsPort})
+			ask := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			defer ask.Close()
+			dir := t.TempDir()
+			var ms []*Manager
+			for range 2 {
+				s, err := StorageFromEnv(context.Background(), envMap(env), dir, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { closeStorage(s) })
+				m := site.start(peb, dir, func(o *Options) { o.Storage, o.ClusterLimits = s, true })
+				if err := m.EnableOnDemand([]string{"*.casket.test"}, odPolicy(peb, 2, ask.URL)); err != nil {
+					t.Fatal(err)
+				}
+				ms = append(ms, m)
+			}
+			names := []string{"p.casket.test", "q.casket.test", "r.casket.test"}
+			var mu sync.Mutex
+			served := map[string]int{}
+			var wg sync.WaitGroup
+			for _, m := range ms {
+				for _, n := range names {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := odServe(m, n, peb.Roots); err == nil {
+							mu.Lock()
+							served[n]++
+							mu.Unlock()
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			if len(served) != 2 {
+				t.Errorf("names with a certificate: %v, want exactly 2", served)
+			}
+			if got := peb.Orders(); got != 2 {
+				t.Errorf("orders at the CA = %d, want 2", got)
+			}
+			if got := ms[0].od.cluster.obtained(ms[0].group("x.casket.test").group); got != 2 {
+				t.Errorf("shared count = %d, want 2", got)
+			}
 		})
 	}
 }
