@@ -338,7 +338,7 @@ func TestClusterLimitsStorageDownDenies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClusterLimits(tc.storage(t), zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel+1)))
-			c.opTimeout, c.lockWait = 100*time.Millisecond, 200*time.Millisecond
+			c.opTimeout, c.lockWait = 50*time.Millisecond, 100*time.Millisecond
 			ctx := context.Background()
 			for _, check := range []struct {
 				what string
