@@ -62,7 +62,8 @@ func loadTLS(cfg *Config) (*tls.Config, error) {
 // newTransport builds the connection pool for one upstream. HTTPS upstreams speak HTTP/2 when they
 // offer it by ALPN.
 func newTransport(cfg *Config, network, address string, tc *tls.Config) *http.Transport {
-	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second, FallbackDelay: cfg.FallbackDelay}
+	dialer := &net.Dialer{Timeout: cfg.DialTimeout, KeepAlive: 30 * time.Second, FallbackDelay: cfg.FallbackDelay,
+		Control: upstreamSocketControl}
 	if cfg.FallbackDelay == 0 {
 		dialer.FallbackDelay = -1
 	}
