@@ -19,6 +19,7 @@ import (
 	"github.com/casketserver/casket/internal/acmetest"
 	"github.com/casketserver/casket/internal/dnstest"
 	"github.com/casketserver/casket/internal/servicetest"
+	"github.com/casketserver/casket/tlsmgr/cluster/file"
 )
 
 // member is one casket process of a test cluster.
@@ -93,12 +94,14 @@ var clusterBackends = []struct {
 		dir := filepath.Join(t.TempDir(), "shared-casketpath")
 		return clusterBackend{
 			env: env{"CASKET_CLUSTERING": "file", "CASKETPATH": dir},
-			// the lock file holds only times: it tells that the lock is held, the logs tell by whom
 			holder: func(t *testing.T, ms []*member, name string) string {
-				if _, err := os.Stat(filepath.Join(dir, "locks", "issue_cert_"+name+".lock")); err != nil {
+				s, err := file.New(dir, file.Options{})
+				if err != nil {
 					return ""
 				}
-				return holderFromLogs(ms, name)
+				defer s.Close()
+				h, _, _, _ := s.LockHolder(context.Background(), "issue_cert_"+name)
+				return liveHolder(ms, h)
 			},
 		}
 	}},
@@ -141,31 +144,6 @@ func liveHolder(ms []*member, id string) string {
 	for _, m := range ms {
 		if m.id == id && !m.p.exited() {
 			return id
-		}
-	}
-	return ""
-}
-
-// holderFromLogs returns the live member whose log says it acquired the issuance lock of name and has
-// not released it yet (certmagic logs "lock acquired" and "releasing lock" with the name).
-func holderFromLogs(ms []*member, name string) string {
-	for _, m := range ms {
-		if m.p.exited() {
-			continue
-		}
-		held := false
-		for _, line := range strings.Split(m.p.stderr.String(), "\n") {
-			if !strings.Contains(line, `{"identifier": "`+name+`"}`) {
-				continue
-			}
-			if strings.Contains(line, "lock acquired") {
-				held = true
-			} else if strings.Contains(line, "releasing lock") {
-				held = false
-			}
-		}
-		if held {
-			return m.id
 		}
 	}
 	return ""
@@ -250,8 +228,7 @@ func testKillLockHolder(t *testing.T, backend clusterBackend) {
 	d := newDNSEnv(t, bind.Addr)
 	const name = "kill." + dnstest.Zone
 	const delay = 4 * time.Second
-	// the lease: cluster.DefaultTTL for redis and postgres; certmagic's file locks go stale after 10s
-	// without an update too
+	// the lease: cluster.DefaultTTL for every backend
 	const lease = 10 * time.Second
 	ms := startCluster(t, d, bindCreds(t, bind), backend.env, 3,
 		clusterConf(bind.Addr, []string{name}, fmt.Sprintf("\t\tpropagation_delay %s\n", delay)))
