@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/casketserver/casket/dnsproviders/dnsconf"
 	"github.com/casketserver/casket/dnsproviders/internal/httpapi"
@@ -59,6 +58,10 @@ type record struct {
 	Disabled bool   `json:"disabled"`
 }
 
+func recordContent(r record) string { return r.Content }
+
+func newRecord(content string) record { return record{Content: content} }
+
 type zoneReply struct {
 	RRsets []rrset `json:"rrsets"`
 }
@@ -97,19 +100,8 @@ func (p *Provider) patch(ctx context.Context, zone string, sets []rrset) error {
 	return p.client().Do(ctx, http.MethodPatch, p.zonePath(zone), map[string]any{"rrsets": sets}, nil)
 }
 
-func content(typ, data string) string {
-	if strings.EqualFold(typ, "TXT") {
-		return recs.QuoteTXT(data)
-	}
-	return data
-}
-
 func toLibdns(zone string, s rrset, r record) libdns.Record {
-	data := r.Content
-	if s.Type == "TXT" {
-		data = recs.UnquoteTXT(data)
-	}
-	return recs.Typed(libdns.RR{Name: recs.Relative(s.Name, zone), TTL: time.Duration(s.TTL) * time.Second, Type: s.Type, Data: data})
+	return recs.Read(zone, s.Name, s.Type, s.TTL, r.Content)
 }
 
 func find(sets []rrset, name, typ string) (rrset, bool) {
@@ -144,30 +136,12 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.R
 	if err != nil {
 		return nil, err
 	}
-	changed := map[string]*rrset{}
-	var order []string
-	var out []libdns.Record
-	for _, rec := range in {
-		rr := rec.RR()
-		name, typ := recs.FQDN(rr.Name, zone), strings.ToUpper(rr.Type)
-		key := name + " " + typ
-		s, ok := changed[key]
-		if !ok {
-			cur, _ := find(sets, name, typ)
-			s = &rrset{Name: name, Type: typ, ChangeType: "REPLACE", Records: cur.Records, TTL: cur.TTL}
-			changed[key] = s
-			order = append(order, key)
-		}
-		s.TTL = recs.TTLSeconds(rr.TTL, 1)
-		if rr.TTL == 0 {
-			s.TTL = 60
-		}
-		s.Records = append(s.Records, record{Content: content(typ, rr.Data)})
-		out = append(out, toLibdns(zone, *s, record{Content: content(typ, rr.Data)}))
-	}
-	patch := make([]rrset, 0, len(order))
-	for _, k := range order {
-		patch = append(patch, *changed[k])
+	groups, out := recs.Groups(zone, in, 60)
+	patch := make([]rrset, 0, len(groups))
+	for _, g := range groups {
+		cur, _ := find(sets, g.Name, g.Type)
+		patch = append(patch, rrset{Name: g.Name, Type: g.Type, TTL: g.TTL, ChangeType: "REPLACE",
+			Records: recs.MergeFunc(cur.Records, g.Values, recordContent, newRecord)})
 	}
 	if err := p.patch(ctx, zone, patch); err != nil {
 		return nil, err
@@ -186,30 +160,12 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 	var patch []rrset
 	var out []libdns.Record
 	for _, s := range sets {
-		var keep []record
-		removed := false
-		for _, r := range s.Records {
-			have := toLibdns(zone, s, r)
-			hit := false
-			for _, want := range in {
-				if recs.Matches(want.RR(), have.RR(), zone) {
-					hit = true
-					break
-				}
-			}
-			if hit {
-				removed = true
-				out = append(out, have)
-			} else {
-				keep = append(keep, r)
-			}
-		}
-		if !removed {
-			continue
-		}
-		if len(keep) == 0 {
+		keep, removed, o := recs.Remove(zone, s.Records, in, func(r record) libdns.Record { return toLibdns(zone, s, r) })
+		out = append(out, removed...)
+		switch o {
+		case recs.Emptied:
 			patch = append(patch, rrset{Name: s.Name, Type: s.Type, ChangeType: "DELETE", Records: []record{}})
-		} else {
+		case recs.Shrunk:
 			patch = append(patch, rrset{Name: s.Name, Type: s.Type, TTL: s.TTL, ChangeType: "REPLACE", Records: keep})
 		}
 	}

@@ -23,4 +23,5 @@ func TestWire(t *testing.T) {
 	p := &Provider{APIURL: rec.URL, APIKey: srv.APIKey, ServerID: srv.ServerID}
 	got := rec.Run(t, p, dnstest.Zone+".", wiretest.Scenario("ns"))
 	wiretest.Golden(t, "testdata/wire.golden", got)
+	t.Run("append existing", func(t *testing.T) { wiretest.AppendExisting(t, p, dnstest.Zone) })
 }

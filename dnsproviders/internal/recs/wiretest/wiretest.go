@@ -145,3 +145,39 @@ func Golden(t testing.TB, path, got string) {
 		}
 	}
 }
+
+// Getter is a Provider that lists records too.
+type Getter interface {
+	Provider
+	libdns.RecordGetter
+}
+
+// AppendExisting checks that appending a value its set already holds, again or twice in one call,
+// succeeds and leaves the value there once (the APIs reject a set that repeats a value).
+func AppendExisting(t *testing.T, p Getter, zone string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := libdns.TXT{Name: "_acme-challenge.again", TTL: time.Minute, Text: "same"}
+	for _, in := range [][]libdns.Record{{r, r}, {r}} {
+		if _, err := p.AppendRecords(ctx, zone, in); err != nil {
+			t.Fatalf("AppendRecords(%d records): %v", len(in), err)
+		}
+		all, err := p.GetRecords(ctx, zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, rec := range all {
+			if rr := rec.RR(); rr.Name == r.Name && rr.Type == "TXT" {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("after appending %d records: %d values at %s, want 1", len(in), n, r.Name)
+		}
+	}
+	if _, err := p.DeleteRecords(ctx, zone, []libdns.Record{r}); err != nil {
+		t.Fatal(err)
+	}
+}
