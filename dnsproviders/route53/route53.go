@@ -132,25 +132,17 @@ func unescape(name string) string {
 	return strings.ToLower(strings.ReplaceAll(name, `\052`, "*"))
 }
 
-func value(typ, data string) string {
-	if typ == "TXT" {
-		return recs.QuoteTXT(data)
-	}
-	return data
-}
-
 func toLibdns(zone string, s rrSet, v string) libdns.Record {
-	typ := s.Type
-	if typ == "TXT" {
-		v = recs.UnquoteTXT(v)
-	}
 	var ttl int64
 	if s.TTL != nil {
 		ttl = *s.TTL
 	}
-	return recs.Typed(libdns.RR{Name: recs.Relative(unescape(s.Name), zone),
-		TTL: time.Duration(ttl) * time.Second, Type: typ, Data: v})
+	return recs.Read(zone, unescape(s.Name), s.Type, int(ttl), v)
 }
+
+func rrValue(r resourceRecord) string { return r.Value }
+
+func newRR(v string) resourceRecord { return resourceRecord{Value: v} }
 
 // change submits changes and, with WaitForSync, waits until they are INSYNC.
 func (p *Provider) change(ctx context.Context, zoneID string, changes []change) error {
@@ -201,37 +193,20 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.R
 	if err != nil {
 		return nil, err
 	}
-	pending := map[string]*rrSet{}
-	var order []string
-	var out []libdns.Record
-	for _, rec := range in {
-		rr := rec.RR()
-		name, typ := recs.FQDN(rr.Name, zone), strings.ToUpper(rr.Type)
-		key := name + " " + typ
-		s, ok := pending[key]
-		if !ok {
-			cur, err := p.sets(ctx, id, name, typ)
-			if err != nil {
-				return nil, err
-			}
-			s = &rrSet{Name: name, Type: typ}
-			if len(cur) > 0 {
-				s.ResourceRecords = cur[0].ResourceRecords
-			}
-			pending[key] = s
-			order = append(order, key)
+	groups, out := recs.Groups(zone, in, 300)
+	changes := make([]change, 0, len(groups))
+	for _, g := range groups {
+		cur, err := p.sets(ctx, id, g.Name, g.Type)
+		if err != nil {
+			return nil, err
 		}
-		ttl := int64(recs.TTLSeconds(rr.TTL, 1))
-		if rr.TTL == 0 {
-			ttl = 300
+		ttl := int64(g.TTL)
+		s := &rrSet{Name: g.Name, Type: g.Type, TTL: &ttl}
+		if len(cur) > 0 {
+			s.ResourceRecords = cur[0].ResourceRecords
 		}
-		s.TTL = &ttl
-		s.ResourceRecords = append(s.ResourceRecords, resourceRecord{Value: value(typ, rr.Data)})
-		out = append(out, toLibdns(zone, *s, value(typ, rr.Data)))
-	}
-	changes := make([]change, 0, len(order))
-	for _, k := range order {
-		changes = append(changes, change{Action: "UPSERT", Set: pending[k]})
+		s.ResourceRecords = recs.MergeFunc(s.ResourceRecords, g.Values, rrValue, newRR)
+		changes = append(changes, change{Action: "UPSERT", Set: s})
 	}
 	if err := p.change(ctx, id, changes); err != nil {
 		return nil, err
@@ -252,8 +227,8 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 	var out []libdns.Record
 	done := map[string]bool{}
 	for _, want := range in {
-		rr := want.RR()
-		name, typ := recs.FQDN(rr.Name, zone), strings.ToUpper(rr.Type)
+		k := recs.KeyOf(want.RR(), zone)
+		name, typ := k.Name, k.Type
 		if done[name+" "+typ] {
 			continue
 		}
@@ -290,29 +265,15 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 // remaining applies the deletions in to set s: it returns the change to submit (nil when nothing matches)
 // and the deleted records.
 func remaining(zone string, s rrSet, in []libdns.Record) (*change, []libdns.Record) {
-	var keep []resourceRecord
-	var deleted []libdns.Record
-	for _, v := range s.ResourceRecords {
-		have := toLibdns(zone, s, v.Value)
-		hit := false
-		for _, w := range in {
-			hit = hit || recs.Matches(w.RR(), have.RR(), zone)
-		}
-		if hit {
-			deleted = append(deleted, have)
-		} else {
-			keep = append(keep, v)
-		}
-	}
-	switch {
-	case len(deleted) == 0:
-		return nil, nil
-	case len(keep) == 0:
+	keep, deleted, o := recs.Remove(zone, s.ResourceRecords, in, func(v resourceRecord) libdns.Record { return toLibdns(zone, s, v.Value) })
+	switch o {
+	case recs.Emptied:
 		return &change{Action: "DELETE", Set: &s}, deleted
-	default:
+	case recs.Shrunk:
 		s.ResourceRecords = keep
 		return &change{Action: "UPSERT", Set: &s}, deleted
 	}
+	return nil, nil
 }
 
 var (

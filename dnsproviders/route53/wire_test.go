@@ -10,6 +10,8 @@ import (
 func TestWire(t *testing.T) {
 	f, _ := newFakeRoute53(t)
 	rec := wiretest.NewRecorder(t, f)
-	got := rec.Run(t, testProvider(f, rec.URL), "casket.test", wiretest.Scenario("b"))
+	p := testProvider(f, rec.URL)
+	got := rec.Run(t, p, "casket.test", wiretest.Scenario("b"))
 	wiretest.Golden(t, "testdata/wire.golden", got)
+	t.Run("append existing", func(t *testing.T) { wiretest.AppendExisting(t, p, "casket.test") })
 }
