@@ -216,10 +216,7 @@ func (p *Provider) sets(ctx context.Context, zoneID, name, typ string) ([]record
 }
 
 func toLibdns(zone string, s recordset, v string) libdns.Record {
-	if s.Type == "TXT" {
-		v = recs.UnquoteTXT(v)
-	}
-	return recs.Typed(libdns.RR{Name: recs.Relative(s.Name, zone), TTL: time.Duration(s.TTL) * time.Second, Type: s.Type, Data: v})
+	return recs.Read(zone, s.Name, s.Type, s.TTL, v)
 }
 
 // GetRecords returns every record of the zone.
@@ -253,30 +250,21 @@ func (p *Provider) AppendRecords(ctx context.Context, zone string, in []libdns.R
 	}
 	var out []libdns.Record
 	for _, rec := range in {
-		rr := rec.RR()
-		name, typ := recs.FQDN(rr.Name, zone), strings.ToUpper(rr.Type)
-		v := rr.Data
-		if typ == "TXT" {
-			v = recs.QuoteTXT(v)
-		}
-		ttl := recs.TTLSeconds(rr.TTL, 1)
-		if rr.TTL == 0 {
-			ttl = 300
-		}
-		cur, err := p.sets(ctx, id, name, typ)
+		a := recs.NewAdd(zone, rec, 300)
+		cur, err := p.sets(ctx, id, a.Name, a.Type)
 		if err != nil {
 			return out, err
 		}
 		base := "/v2/zones/" + url.PathEscape(id) + "/recordsets"
 		if len(cur) == 0 {
-			err = p.do(ctx, http.MethodPost, base, recordset{Name: name, Type: typ, TTL: ttl, Records: []string{v}}, nil)
+			err = p.do(ctx, http.MethodPost, base, recordset{Name: a.Name, Type: a.Type, TTL: a.TTL, Records: []string{a.Value()}}, nil)
 		} else {
-			err = p.do(ctx, http.MethodPut, base+"/"+url.PathEscape(cur[0].ID), recordset{TTL: ttl, Records: append(cur[0].Records, v)}, nil)
+			err = p.do(ctx, http.MethodPut, base+"/"+url.PathEscape(cur[0].ID), recordset{TTL: a.TTL, Records: recs.Merge(cur[0].Records, []string{a.Value()})}, nil)
 		}
 		if err != nil {
 			return out, err
 		}
-		out = append(out, toLibdns(zone, recordset{Name: name, Type: typ, TTL: ttl}, v))
+		out = append(out, a.Result(zone))
 	}
 	return out, nil
 }
@@ -291,28 +279,19 @@ func (p *Provider) DeleteRecords(ctx context.Context, zone string, in []libdns.R
 	}
 	var out []libdns.Record
 	for _, want := range in {
-		rr := want.RR()
-		name, typ := recs.FQDN(rr.Name, zone), strings.ToUpper(rr.Type)
-		cur, err := p.sets(ctx, id, name, typ)
+		k := recs.KeyOf(want.RR(), zone)
+		cur, err := p.sets(ctx, id, k.Name, k.Type)
 		if err != nil {
 			return out, err
 		}
 		for _, s := range cur {
-			var keep []string
-			for _, v := range s.Records {
-				have := toLibdns(zone, s, v)
-				if recs.Matches(rr, have.RR(), zone) {
-					out = append(out, have)
-				} else {
-					keep = append(keep, v)
-				}
-			}
+			keep, removed, o := recs.Remove(zone, s.Records, []libdns.Record{want}, func(v string) libdns.Record { return toLibdns(zone, s, v) })
+			out = append(out, removed...)
 			path := "/v2/zones/" + url.PathEscape(id) + "/recordsets/" + url.PathEscape(s.ID)
-			switch {
-			case len(keep) == len(s.Records):
-			case len(keep) == 0:
+			switch o {
+			case recs.Emptied:
 				err = p.do(ctx, http.MethodDelete, path, nil, nil)
-			default:
+			case recs.Shrunk:
 				err = p.do(ctx, http.MethodPut, path, recordset{TTL: s.TTL, Records: keep}, nil)
 			}
 			if err != nil {

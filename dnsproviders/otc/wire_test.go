@@ -15,4 +15,5 @@ func TestWire(t *testing.T) {
 		IdentityEndpoint: rec.URL + "/v3/auth/tokens", MinWait: 1}
 	got := rec.Run(t, p, "casket.test.", wiretest.Scenario("b"))
 	wiretest.Golden(t, "testdata/wire.golden", got)
+	t.Run("append existing", func(t *testing.T) { wiretest.AppendExisting(t, p, "casket.test") })
 }
