@@ -55,10 +55,18 @@ func StorageFromEnv(ctx context.Context, getenv func(string) string, dir string,
 			return nil, err
 		}
 		fs, err := file.New(dir, file.Options{Lock: lock, Logger: log})
-		if err != nil {
+		switch {
+		case err == nil:
+			s = fs
+		case kind == "":
+			// nobody asked for a cluster: a single instance does not need lease locks, so a folder whose file
+			// system has no working file locks still serves, with certmagic's plain lock files
+			log.Warn("file locks do not work in the storage folder; using plain lock files, which are fine for "+
+				"one instance but not for several sharing the folder", zap.String("folder", dir), zap.Error(err))
+			s = &certmagic.FileStorage{Path: dir}
+		default:
 			return nil, fmt.Errorf("CASKET_CLUSTERING=file: %w", err)
 		}
-		s = fs
 	case "redis", "postgres":
 		s, err = clusteredStorage(ctx, kind, getenv, log)
 		if err != nil {
