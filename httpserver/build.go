@@ -21,6 +21,7 @@ type Options struct {
 	ConfigFile          string      // absolute path of the Casketfile (added to every Site.HiddenFiles)
 	Logger              *zap.Logger // nil → zap.NewNop()
 	DisableHTTP2        bool        // -http2=false
+	HTTP3               bool        // -quic: HTTPS listeners also serve HTTP/3 over UDP (http3.go)
 
 	// AssignPort is the hook automatic HTTPS uses to move qualifying sites to the HTTPS port. Build
 	// calls it once per site whose address names neither a port nor a scheme, after every directive
@@ -125,6 +126,9 @@ func Build(blocks []casketfile.ServerBlock, opts Options) (*Instance, error) {
 		redirects, tlsErrs := planHTTPS(in.sites, opts)
 		errs.add(tlsErrs...)
 		in.sites = append(in.sites, redirects...)
+	}
+	if opts.HTTP3 {
+		errs.add(checkHTTP3(in.sites)...)
 	}
 	if err := errs.join(); err != nil {
 		return nil, err

@@ -30,21 +30,17 @@ func (in *Instance) Start(ctx context.Context, pool *ListenerPool) error {
 	}
 	var servers []*server
 	for _, p := range plans {
-		sock, err := pool.acquire(p.addr)
+		s, err := in.acquire(pool, p)
 		if err != nil {
-			for _, s := range servers {
-				pool.release(s.sock)
-			}
+			releaseAll(pool, servers)
 			return errors.Join(fmt.Errorf("listening on %s: %w%s", p.addr, err, bindHint(plans, p)), in.closeHandlers())
 		}
-		s := newServer(p, in.opts, in.log)
-		s.sock = sock
 		servers = append(servers, s)
 	}
 	for _, s := range servers {
 		s.serve()
 		in.log.Info("serving", zap.String("address", s.plan.addr), zap.Stringer("bound", s.sock.ln.Addr()),
-			zap.Bool("tls", s.plan.tls), zap.Strings("sites", siteNames(s.plan.sites)))
+			zap.Bool("tls", s.plan.tls), zap.Bool("http3", s.h3 != nil), zap.Strings("sites", siteNames(s.plan.sites)))
 	}
 	in.servers, in.pool, in.state = servers, pool, stateStarted
 	return nil
@@ -69,14 +65,48 @@ func (in *Instance) Stop(ctx context.Context) error {
 				in.log.Warn("grace period over; closed remaining connections", zap.String("address", s.plan.addr))
 			}
 		})
+		if s.h3 != nil {
+			wg.Go(func() {
+				if s.h3.drain(ctx) {
+					in.log.Warn("grace period over; closed remaining HTTP/3 connections", zap.String("address", s.plan.addr))
+				}
+			})
+		}
 	}
 	wg.Wait()
 	err := in.closeHandlers()
-	for _, s := range in.servers {
-		in.pool.release(s.sock)
-	}
+	releaseAll(in.pool, in.servers)
 	in.servers = nil
 	return err
+}
+
+// acquire makes the server of p on the pool's sockets for its address: TCP, and UDP for HTTP/3.
+func (in *Instance) acquire(pool *ListenerPool, p *listenerPlan) (*server, error) {
+	sock, err := pool.acquire(p.addr)
+	if err != nil {
+		return nil, err
+	}
+	s := newServer(p, in.opts, in.log)
+	s.sock = sock
+	if p.tls && in.opts.HTTP3 {
+		ps, err := pool.acquirePacket(p.addr)
+		if err != nil {
+			pool.release(sock)
+			return nil, fmt.Errorf("HTTP/3 (UDP): %w", err)
+		}
+		s.h3 = newH3(s, ps)
+	}
+	return s, nil
+}
+
+// releaseAll gives the servers' sockets back to the pool.
+func releaseAll(pool *ListenerPool, servers []*server) {
+	for _, s := range servers {
+		pool.release(s.sock)
+		if s.h3 != nil {
+			pool.releasePacket(s.h3.sock)
+		}
+	}
 }
 
 // ListenerAddrs returns the addresses the running instance's sockets are bound to (useful with port 0).

@@ -16,6 +16,7 @@ import (
 type ListenerPool struct {
 	mu     sync.Mutex
 	socks  map[string]*socket
+	udp    map[string]*packetSocket // HTTP/3 (http3.go)
 	closed bool
 }
 
@@ -154,7 +155,7 @@ func (p *ListenerPool) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
-	var errs []error
+	errs := []error{p.closePackets()}
 	for addr, s := range p.socks {
 		delete(p.socks, addr)
 		if err := s.shut(); err != nil {

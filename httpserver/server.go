@@ -28,6 +28,7 @@ type server struct {
 	ln        *poolListener
 	served    chan struct{} // closed when Serve returned
 	conns     connTracker
+	h3        *h3Server // HTTP/3 on the UDP socket of the same address (Options.HTTP3), or nil
 }
 
 // stdLog sends net/http's own messages (TLS handshake errors and the like) to the debug level.
@@ -69,21 +70,22 @@ func newServer(p *listenerPlan, opts Options, log *zap.Logger) *server {
 		ConnState:         s.conns.connState,
 	}
 	if p.tls {
-		s.http.TLSConfig = s.tlsConfig(opts.DisableHTTP2)
+		s.http.TLSConfig = s.tlsConfig(func(own []string) []string { return mergeALPN(own, opts.DisableHTTP2) })
 	}
 	return s
 }
 
 // tlsConfig builds the listener's TLS config: one prepared copy of each distinct site config, with
-// ALPN set, chosen by SNI through the vhost table when the sites use more than one.
-func (s *server) tlsConfig(disableHTTP2 bool) *tls.Config {
+// ALPN set by alpn from the config's own protocols, chosen by SNI through the vhost table when the sites
+// use more than one.
+func (s *server) tlsConfig(alpn func(own []string) []string) *tls.Config {
 	prepared := make(map[*tls.Config]*tls.Config)
 	perSite := make(map[*Site]*tls.Config, len(s.plan.sites))
 	for _, site := range s.plan.sites {
 		c := prepared[site.TLSConfig]
 		if c == nil {
 			c = site.TLSConfig.Clone()
-			c.NextProtos = mergeALPN(c.NextProtos, disableHTTP2)
+			c.NextProtos = alpn(c.NextProtos)
 			prepared[site.TLSConfig] = c
 		}
 		perSite[site] = c
@@ -93,7 +95,7 @@ func (s *server) tlsConfig(disableHTTP2 bool) *tls.Config {
 	}
 	first := perSite[s.plan.sites[0]]
 	return &tls.Config{
-		NextProtos: mergeALPN(nil, disableHTTP2),
+		NextProtos: alpn(nil),
 		GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
 			if site := s.vhosts.matchHost(requestHost(hello.ServerName)); site != nil {
 				return perSite[site], nil
@@ -120,6 +122,9 @@ func mergeALPN(own []string, disableHTTP2 bool) []string {
 // serve starts serving on the pooled socket.
 func (s *server) serve() {
 	s.ln = newPoolListener(s.sock)
+	if s.h3 != nil {
+		s.h3.serve(s.log)
+	}
 	go func() {
 		defer close(s.served)
 		var err error
@@ -137,6 +142,9 @@ func (s *server) serve() {
 // ServeHTTP is the entry point of every request on the listener.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Server"] = serverHeader
+	if s.h3 != nil && r.ProtoMajor < 3 {
+		w.Header()["Alt-Svc"] = s.h3.altSvc
+	}
 	if r.ProtoMajor == 2 {
 		markHTTP2(r)
 	}

@@ -1,0 +1,222 @@
+package httpserver
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go/http3"
+
+	"github.com/casketserver/casket/tlsmgr"
+)
+
+// h3Client speaks HTTP/3 to host, trusting roots; its connections are closed when the test ends.
+func h3Client(t *testing.T, host string, roots []*x509.Certificate) *http.Client {
+	pool := x509.NewCertPool()
+	for _, c := range roots {
+		pool.AddCert(c)
+	}
+	tr := &http3.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: host}}
+	t.Cleanup(func() { _ = tr.Close() })
+	return &http.Client{Transport: tr, Timeout: 5 * time.Second}
+}
+
+var altSvcRE = regexp.MustCompile(`^h3=":(\d+)"; ma=2592000$`)
+
+// altSvcPort fetches / over TCP from host on in and returns the HTTP/3 port its Alt-Svc header names.
+func altSvcPort(t *testing.T, in *Instance, host string, roots []*x509.Certificate) string {
+	t.Helper()
+	c := tlsClient(t, true, roots...)
+	c.Transport.(*http.Transport).TLSClientConfig.ServerName = host
+	req, _ := http.NewRequest("GET", "https://"+in.ListenerAddrs()[0].String()+"/", nil)
+	req.Host = host
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	c.CloseIdleConnections() // so that draining the TCP side does not wait for it
+	m := altSvcRE.FindStringSubmatch(resp.Header.Get("Alt-Svc"))
+	if m == nil {
+		t.Fatalf("Alt-Svc over %s = %q, want h3=\":port\"; ma=2592000", resp.Proto, resp.Header.Get("Alt-Svc"))
+	}
+	return m[1]
+}
+
+// h3Get fetches path from host over HTTP/3 on 127.0.0.1:port.
+func h3Get(t *testing.T, c *http.Client, host, port, path string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "https://127.0.0.1:"+port+path, nil)
+	req.Host = host
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("HTTP/3 GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	return resp, readAll(t, resp)
+}
+
+func buildTLS(t *testing.T, src string, assign func(*Site) string) *Instance {
+	t.Helper()
+	in, err := Build(parseBlocks(t, src), Options{Directives: serverDirectives(), Final: okFinal, HTTP3: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range in.Sites() {
+		assign(s)
+	}
+	return in
+}
+
+func TestHTTP3Serve(t *testing.T) {
+	assign, roots := tlsSites(t)
+	in := buildTLS(t, tlsConfigText, assign)
+	startBuilt(t, in, newPool(t))
+	port := altSvcPort(t, in, "a.example", roots)
+
+	tests := []struct {
+		name, host, path, body string
+		status                 int
+	}{
+		{name: "a's certificate", host: "a.example", path: "/", body: "HTTP/3.0", status: 200},
+		{name: "SNI picks b's certificate", host: "b.example", path: "/p", body: "/p", status: 200},
+		{name: "wildcard", host: "x.wild.example", path: "/", body: "HTTP/3.0", status: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, body := h3Get(t, h3Client(t, tt.host, roots), tt.host, port, tt.path)
+			if resp.StatusCode != tt.status || body != tt.body || resp.Proto != "HTTP/3.0" {
+				t.Errorf("got %d %q over %s, want %d %q over HTTP/3.0", resp.StatusCode, body, resp.Proto, tt.status, tt.body)
+			}
+			if resp.Header.Get("Alt-Svc") != "" {
+				t.Errorf("HTTP/3 response announces Alt-Svc %q", resp.Header.Get("Alt-Svc"))
+			}
+			if resp.Header.Get("Server") != "Casket" {
+				t.Errorf("Server header %q", resp.Header.Get("Server"))
+			}
+		})
+	}
+}
+
+func TestHTTP3NoAltSvcWithoutFlag(t *testing.T) {
+	assign, roots := tlsSites(t)
+	in := startTLSInstance(t, tlsConfigText, assign, false)
+	c := tlsClient(t, true, roots...)
+	c.Transport.(*http.Transport).TLSClientConfig.ServerName = "a.example"
+	req, _ := http.NewRequest("GET", "https://"+in.ListenerAddrs()[0].String()+"/", nil)
+	req.Host = "a.example"
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if v := resp.Header.Get("Alt-Svc"); v != "" {
+		t.Errorf("Alt-Svc %q without HTTP3", v)
+	}
+}
+
+// A reload starts the new instance on the UDP socket the old one serves; after the old one stops, the
+// new one answers HTTP/3, with its own configuration.
+func TestHTTP3Reload(t *testing.T) {
+	assign, roots := tlsSites(t)
+	pool := newPool(t)
+	oldIn := buildTLS(t, "a.example:0 {\n testbind\n respond proto\n}", assign)
+	if err := oldIn.Start(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	port := altSvcPort(t, oldIn, "a.example", roots)
+	if _, body := h3Get(t, h3Client(t, "a.example", roots), "a.example", port, "/x"); body != "HTTP/3.0" {
+		t.Fatalf("old instance answered %q", body)
+	}
+
+	newIn := buildTLS(t, "a.example:0 {\n testbind\n respond info\n}", assign)
+	startBuilt(t, newIn, pool) // would fail to bind if the pool did not reuse the UDP socket
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := oldIn.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := altSvcPort(t, newIn, "a.example", roots); got != port {
+		t.Errorf("new instance announces port %s, want the same socket's %s", got, port)
+	}
+	resp, body := h3Get(t, h3Client(t, "a.example", roots), "a.example", port, "/x")
+	if body != "/x" || resp.Proto != "HTTP/3.0" {
+		t.Errorf("after reload got %q over %s, want the new instance's /x over HTTP/3.0", body, resp.Proto)
+	}
+}
+
+// Stop closes the UDP socket once no instance holds it, even with a client connection open.
+func TestHTTP3StopClosesSocket(t *testing.T) {
+	assign, roots := tlsSites(t)
+	pool := newPool(t)
+	in := buildTLS(t, "a.example:0 {\n testbind\n respond proto\n}", assign)
+	if err := in.Start(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	port := altSvcPort(t, in, "a.example", roots)
+	c := h3Client(t, "a.example", roots)
+	h3Get(t, c, "a.example", port, "/")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := in.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Stop took %v: an idle HTTP/3 client should close its connection on GOAWAY", d)
+	}
+	pool.mu.Lock()
+	n := len(pool.udp)
+	pool.mu.Unlock()
+	if n != 0 {
+		t.Errorf("pool still holds %d UDP sockets", n)
+	}
+	req, _ := http.NewRequest("GET", "https://127.0.0.1:"+port+"/", nil)
+	req.Host = "a.example"
+	c.Timeout = 500 * time.Millisecond
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+		t.Error("HTTP/3 still answers after Stop")
+	}
+}
+
+func TestCheckHTTP3(t *testing.T) {
+	site := func(key string, tlsOn bool, p *tlsmgr.Policy) *Site {
+		s := &Site{TLS: p}
+		s.Addr.Host = key
+		if tlsOn {
+			s.TLSConfig = &tls.Config{}
+		}
+		return s
+	}
+	tests := []struct {
+		name    string
+		site    *Site
+		wantErr string
+	}{
+		{name: "plain TLS", site: site("a.example", true, nil)},
+		{name: "TLS policy without clients", site: site("a.example", true, &tlsmgr.Policy{})},
+		{name: "plain HTTP", site: site("a.example", false, &tlsmgr.Policy{ClientAuth: tls.RequireAndVerifyClientCert})},
+		{name: "clients require", site: site("m.example", true, &tlsmgr.Policy{ClientAuth: tls.RequireAndVerifyClientCert}),
+			wantErr: "site m.example cannot be served with -quic: it requires client certificates (tls { clients })"},
+		{name: "clients request", site: site("r.example", true, &tlsmgr.Policy{ClientAuth: tls.RequestClientCert}),
+			wantErr: "mutual TLS is not supported over HTTP/3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			errs := checkHTTP3([]*Site{tt.site})
+			switch {
+			case tt.wantErr == "" && len(errs) > 0:
+				t.Errorf("unexpected error %v", errs)
+			case tt.wantErr != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tt.wantErr)):
+				t.Errorf("errors %v, want one containing %q", errs, tt.wantErr)
+			}
+		})
+	}
+}
