@@ -22,8 +22,10 @@ import (
 
 // BrowseConfig is the configuration of one `browse` directive.
 type BrowseConfig struct {
-	Path         string // base path whose directories may be listed
-	TemplateFile string // custom template; "" for the built-in one
+	Path         string   // base path whose directories may be listed
+	TemplateFile string   // custom template; "" for the built-in one
+	Archives     []string // formats `?archive=` may ask for (servearchive); none by default
+	BufferSize   int      // bytes an archive may be produced ahead of the client; 0 for the default
 }
 
 // Browse is the `browse` middleware: a GET or HEAD for a directory under its base path that has no
@@ -38,10 +40,23 @@ type Browse struct {
 	tplOnce sync.Once
 	tpl     *template.Template
 	tplErr  error
+
+	archives map[string]archiveFormat // the enabled formats by name
+	abortFn  func(error)              // tests: called instead of dropping the connection
 }
 
 func newBrowse(cfg BrowseConfig, s *httpserver.Site, next httpserver.Handler) *Browse {
-	return &Browse{Next: next, Config: cfg, site: s, root: newSiteRoot(s)}
+	b := &Browse{Next: next, Config: cfg, site: s, root: newSiteRoot(s)}
+	if b.Config.BufferSize <= 0 {
+		b.Config.BufferSize = DefaultArchiveBufferSize
+	}
+	b.archives = make(map[string]archiveFormat, len(cfg.Archives))
+	for _, name := range cfg.Archives {
+		if f, ok := lookupArchiveFormat(name); ok {
+			b.archives[name] = f
+		}
+	}
+	return b
 }
 
 // Provision loads and parses the custom template, so that a broken one stops the start.
@@ -94,6 +109,15 @@ func (b *Browse) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 			return b.Next.ServeHTTP(w, r)
 		}
 	}
+	if r.URL.RawQuery != "" {
+		if q := r.URL.Query(); q.Has("archive") {
+			f, ok := b.archives[q.Get("archive")]
+			if !ok {
+				return httpserver.Error(http.StatusNotFound, fmt.Errorf("browse: archive format %q is not enabled", q.Get("archive")))
+			}
+			return b.serveArchive(w, r, h, name, f)
+		}
+	}
 	listing, err := b.list(h, name, r)
 	if err != nil {
 		return httpserver.Error(statusFor(err), err)
@@ -101,6 +125,9 @@ func (b *Browse) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	var buf bytes.Buffer
 	hdr := w.Header()
 	hdr.Add("Vary", "Accept")
+	for _, a := range listing.Archives {
+		hdr.Add("Link", "<"+a.URL+`>; rel="alternate"; type="`+b.archives[a.Format].mime+`"; title="`+a.Format+`"`)
+	}
 	if acceptsJSON(r) {
 		if err := json.NewEncoder(&buf).Encode(listing.Items); err != nil {
 			return httpserver.Error(http.StatusInternalServerError, err)
@@ -150,6 +177,9 @@ func (b *Browse) list(h *rootHandle, name string, r *http.Request) (*Listing, er
 		Name:    path.Base(reqPath),
 		Path:    r.URL.Path,
 		CanGoUp: reqPath != "/" && len(strings.TrimSuffix(reqPath, "/")) > len(strings.TrimSuffix(b.Config.Path, "/")),
+	}
+	if len(b.Config.Archives) > 0 {
+		l.Archives = b.archiveLinks()
 	}
 	for _, e := range entries {
 		full := path.Join(name, e.Name())

@@ -15,9 +15,10 @@ type Listing struct {
 	Items          []FileInfo // the entries, sorted and limited
 	NumDirs        int
 	NumFiles       int
-	Sort           string // name, namedirfirst, size or time
-	Order          string // asc or desc
-	ItemsLimitedTo int    // the limit applied, 0 for none
+	Sort           string        // name, namedirfirst, size or time
+	Order          string        // asc or desc
+	ItemsLimitedTo int           // the limit applied, 0 for none
+	Archives       []ArchiveLink // downloads of the directory as an archive (servearchive), if enabled
 }
 
 // Crumb is one link of a breadcrumb trail.
@@ -115,12 +116,14 @@ th,td{text-align:left;padding:.3em .8em;border-bottom:1px solid #eee}
 td.size,th.size{text-align:right}
 a{color:#0645ad}
 .meta{color:#666;margin:.5em 0 1em}
+.archives{margin:0 0 1em}
 </style>
 </head>
 <body>
 <h1>{{range .Breadcrumbs}}<a href="{{.Link}}">{{.Text}}</a>{{if ne .Text "/"}}/{{end}}{{end}}</h1>
 <div class="meta">{{.NumDirs}} director{{if eq .NumDirs 1}}y{{else}}ies{{end}}, {{.NumFiles}} file{{if ne .NumFiles 1}}s{{end}}{{if .ItemsLimitedTo}} (showing {{.ItemsLimitedTo}}){{end}}</div>
-<table>
+{{if .Archives}}<div class="archives">Download as {{range $i, $a := .Archives}}{{if $i}} · {{end}}<a href="{{$a.URL}}" download>{{$a.Format}}</a>{{end}}</div>
+{{end}}<table>
 <thead><tr>
 <th><a href="{{.SortLink "name"}}">Name</a></th>
 <th class="size"><a href="{{.SortLink "size"}}">Size</a></th>

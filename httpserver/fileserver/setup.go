@@ -2,10 +2,12 @@ package fileserver
 
 import (
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/casketserver/casket/casketfile"
 	"github.com/casketserver/casket/httpserver"
+	"github.com/casketserver/casket/httpserver/limits"
 )
 
 // SetupRoot parses `root path` and sets s.Root. A relative path is relative to the working directory.
@@ -48,11 +50,15 @@ func SetupIndex(d *casketfile.Dispenser, s *httpserver.Site) (httpserver.Middlew
 //
 //	browse [path [tplfile]]
 //	browse [path] {
-//		path    base
-//		tplfile file
+//		path         base
+//		tplfile      file
+//		servearchive [formats...]
+//		buffer       size
 //	}
 //
 // and returns the directory-listing middleware for base paths under path ("/" by default).
+// servearchive without formats enables every format (ArchiveFormatNames); buffer is how far an
+// archive may be produced ahead of the client (DefaultArchiveBufferSize).
 func SetupBrowse(d *casketfile.Dispenser, s *httpserver.Site) (httpserver.Middleware, error) {
 	d.Next()
 	cfg := BrowseConfig{Path: "/"}
@@ -80,9 +86,30 @@ func SetupBrowse(d *casketfile.Dispenser, s *httpserver.Site) (httpserver.Middle
 				return nil, d.Errf("tplfile: expected exactly one template file")
 			}
 			cfg.TemplateFile = vals[0]
+		case "servearchive":
+			formats, err := parseArchiveFormats(d, vals)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Archives = formats
+		case "buffer":
+			if len(vals) == 0 {
+				return nil, d.Errf("buffer: expected a size such as 10MB or 512KB")
+			}
+			size, err := limits.ParseSize(strings.Join(vals, ""))
+			if err != nil {
+				return nil, d.Errf("buffer: %v", err)
+			}
+			if size < minArchiveBuffer || size > maxArchiveBuffer {
+				return nil, d.Errf("buffer: size %s is out of range: use 4KB to 1GB", strings.Join(vals, " "))
+			}
+			cfg.BufferSize = int(size)
 		default:
-			return nil, d.Errf("unknown subdirective %q (expected path or tplfile)", sub)
+			return nil, d.Errf("unknown subdirective %q (expected path, tplfile, servearchive or buffer)", sub)
 		}
+	}
+	if cfg.BufferSize == 0 {
+		cfg.BufferSize = DefaultArchiveBufferSize
 	}
 	if !strings.HasPrefix(cfg.Path, "/") {
 		return nil, d.Errf("path %q must start with /", cfg.Path)
@@ -90,6 +117,32 @@ func SetupBrowse(d *casketfile.Dispenser, s *httpserver.Site) (httpserver.Middle
 	return func(next httpserver.Handler) httpserver.Handler {
 		return newBrowse(cfg, s, next)
 	}, nil
+}
+
+// Limits of the `buffer` size of browse archives.
+const (
+	minArchiveBuffer = 4 << 10
+	maxArchiveBuffer = 1 << 30
+)
+
+// parseArchiveFormats checks the formats of `servearchive`: all of them when none is named, each
+// at most once.
+func parseArchiveFormats(d *casketfile.Dispenser, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return ArchiveFormatNames(), nil
+	}
+	var out []string
+	for _, n := range names {
+		if _, ok := lookupArchiveFormat(n); !ok {
+			return nil, d.Errf("servearchive: unknown archive format %q (available in this build: %s)",
+				n, strings.Join(ArchiveFormatNames(), " "))
+		}
+		if slices.Contains(out, n) {
+			return nil, d.Errf("servearchive: format %q is listed twice", n)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // SetupExt parses `ext .html .htm ...` and returns the clean-URL middleware.

@@ -54,21 +54,42 @@ func TestSetupRootIndex(t *testing.T) {
 }
 
 func TestSetupBrowse(t *testing.T) {
+	const def = DefaultArchiveBufferSize
+	all := ArchiveFormatNames()
 	tests := []struct {
 		name    string
 		src     string
 		want    BrowseConfig
 		wantErr string
 	}{
-		{name: "default", src: "browse", want: BrowseConfig{Path: "/"}},
-		{name: "path", src: "browse /files", want: BrowseConfig{Path: "/files"}},
-		{name: "path and template", src: "browse /photos ../album.tpl", want: BrowseConfig{Path: "/photos", TemplateFile: "../album.tpl"}},
-		{name: "block", src: "browse {\n path /docs\n tplfile t.html\n}", want: BrowseConfig{Path: "/docs", TemplateFile: "t.html"}},
+		{name: "default", src: "browse", want: BrowseConfig{Path: "/", BufferSize: def}},
+		{name: "path", src: "browse /files", want: BrowseConfig{Path: "/files", BufferSize: def}},
+		{name: "path and template", src: "browse /photos ../album.tpl", want: BrowseConfig{Path: "/photos", TemplateFile: "../album.tpl", BufferSize: def}},
+		{name: "block", src: "browse {\n path /docs\n tplfile t.html\n}", want: BrowseConfig{Path: "/docs", TemplateFile: "t.html", BufferSize: def}},
 		{name: "too many", src: "browse / a b", wantErr: "Casketfile:1: browse: expected `browse [path [tplfile]]`, got 3 arguments"},
 		{name: "relative path", src: "browse files", wantErr: `path "files" must start with /`},
-		{name: "unknown sub", src: "browse {\n servearchive zip\n}", wantErr: `Casketfile:2: browse: unknown subdirective "servearchive"`},
+		{name: "unknown sub", src: "browse {\n serve zip\n}", wantErr: `Casketfile:2: browse: unknown subdirective "serve" (expected path, tplfile, servearchive or buffer)`},
 		{name: "path arity", src: "browse {\n path\n}", wantErr: "path: expected exactly one base path"},
 		{name: "tplfile arity", src: "browse {\n tplfile a b\n}", wantErr: "tplfile: expected exactly one template file"},
+
+		{name: "servearchive default set", src: "browse {\n servearchive\n}", want: BrowseConfig{Path: "/", Archives: all, BufferSize: def}},
+		{name: "default set is every format", src: "browse {\n servearchive\n}",
+			want: BrowseConfig{Path: "/", BufferSize: def, Archives: []string{"zip", "tar", "tar.gz", "tar.xz", "tar.br", "tar.bz2", "tar.lz4", "tar.sz", "tar.zst"}}},
+		{name: "servearchive some", src: "browse /files {\n servearchive zip tar.gz\n}", want: BrowseConfig{Path: "/files", Archives: []string{"zip", "tar.gz"}, BufferSize: def}},
+		{name: "servearchive order kept", src: "browse {\n servearchive tar.zst zip\n}", want: BrowseConfig{Path: "/", Archives: []string{"tar.zst", "zip"}, BufferSize: def}},
+		{name: "servearchive unknown", src: "browse {\n path /x\n servearchive zip rar\n}",
+			wantErr: `Casketfile:3: browse: servearchive: unknown archive format "rar" (available in this build: zip tar tar.gz`},
+		{name: "servearchive case", src: "browse {\n servearchive ZIP\n}", wantErr: `Casketfile:2: browse: servearchive: unknown archive format "ZIP"`},
+		{name: "servearchive twice", src: "browse {\n servearchive zip zip\n}", wantErr: `Casketfile:2: browse: servearchive: format "zip" is listed twice`},
+
+		{name: "buffer MB", src: "browse {\n servearchive tar\n buffer 10MB\n}", want: BrowseConfig{Path: "/", Archives: []string{"tar"}, BufferSize: 10 << 20}},
+		{name: "buffer KB", src: "browse {\n buffer 512KB\n}", want: BrowseConfig{Path: "/", BufferSize: 512 << 10}},
+		{name: "buffer with space", src: "browse {\n buffer 2 mb\n}", want: BrowseConfig{Path: "/", BufferSize: 2 << 20}},
+		{name: "buffer bytes", src: "browse {\n buffer 65536\n}", want: BrowseConfig{Path: "/", BufferSize: 65536}},
+		{name: "buffer missing", src: "browse {\n buffer\n}", wantErr: "Casketfile:2: browse: buffer: expected a size such as 10MB"},
+		{name: "buffer junk", src: "browse {\n buffer lots\n}", wantErr: `Casketfile:2: browse: buffer: invalid size "lots"`},
+		{name: "buffer too small", src: "browse {\n buffer 1KB\n}", wantErr: "Casketfile:2: browse: buffer: size 1KB is out of range: use 4KB to 1GB"},
+		{name: "buffer too large", src: "browse {\n buffer 2GB\n}", wantErr: "out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,8 +104,11 @@ func TestSetupBrowse(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := mw(nil).(*Browse)
-			if b.Config != tt.want {
+			if !reflect.DeepEqual(b.Config, tt.want) {
 				t.Errorf("config %+v, want %+v", b.Config, tt.want)
+			}
+			if len(b.archives) != len(tt.want.Archives) {
+				t.Errorf("%d formats enabled, want %d", len(b.archives), len(tt.want.Archives))
 			}
 		})
 	}
