@@ -37,6 +37,7 @@ func build(c *config, src source, logger *zap.Logger, warn io.Writer) (*httpserv
 		ConfigFile:   src.Path,
 		Logger:       logger,
 		DisableHTTP2: !c.HTTP2,
+		HTTP3:        c.QUIC,
 		AutoHTTPS:    true,
 		AssignPort:   assignPort(c),
 		Intercept:    https.intercept,

@@ -138,8 +138,6 @@ func checkUnavailable(c *config) error {
 	switch {
 	case c.Type != "http":
 		return fmt.Errorf("unknown server type %q: only \"http\" is built", c.Type)
-	case c.QUIC:
-		return errors.New("-quic is not available yet in this build")
 	}
 	return nil
 }

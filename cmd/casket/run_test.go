@@ -253,6 +253,11 @@ func TestRunExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("CASKETPATH", filepath.Join(dir, "casket"))
+	ca := newTestCA(t, dir)
+	mtlsConf := filepath.Join(dir, "mtls.Casketfile")
+	if err := os.WriteFile(mtlsConf, []byte("mtls.test {\n\ttls self_signed {\n\t\tclients "+ca.file+"\n\t}\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -265,7 +270,8 @@ func TestRunExitCodes(t *testing.T) {
 		{name: "help", args: []string{"-h"}, want: 0},
 		{name: "bad flag", args: []string{"-nope"}, want: 2, wantStderr: "unknown flag"},
 		{name: "revoke unmanaged", args: []string{"-revoke", "example.com"}, want: 1, wantStderr: `"example.com" is not a managed certificate`},
-		{name: "quic not yet", args: []string{"-quic"}, want: 1, wantStderr: "not available yet"},
+		{name: "quic with client certificates", args: []string{"-quic", "-validate", "-conf", mtlsConf}, want: 1,
+			wantStderr: "mtls.Casketfile:1: site mtls.test cannot be served with -quic: it requires client certificates (tls { clients })"},
 		{name: "unknown type", args: []string{"-type", "dns"}, want: 1, wantStderr: "unknown server type"},
 		{name: "bad cpu", args: []string{"-cpu", "0"}, want: 1, wantStderr: "invalid -cpu"},
 		{name: "bad envfile", args: []string{"-envfile", envfile}, want: 1, wantStderr: "expected KEY=VALUE"},
