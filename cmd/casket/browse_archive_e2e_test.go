@@ -46,6 +46,7 @@ func TestE2EBrowseArchive(t *testing.T) {
 	// The Casketfile lives in pub/, inside the root: it must stay out of the archive.
 	conf := writeConf(t, filepath.Join(site, "pub"), fmt.Sprintf(`127.0.0.1:%s {
 	root %s
+	gzip
 	browse /pub {
 		servearchive tar.gz zip
 		buffer 256KB
@@ -58,13 +59,15 @@ func TestE2EBrowseArchive(t *testing.T) {
 	var archive []byte
 	if curl, err := exec.LookPath("curl"); err == nil {
 		out := t.TempDir()
-		cmd := exec.Command(curl, "-sS", "-f", "-O", "-J", "-D", filepath.Join(out, "headers"), url)
+		cmd := exec.Command(curl, "-sS", "-f", "--compressed", "-O", "-J", "-D", filepath.Join(out, "headers"), url)
 		cmd.Dir = out
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("curl: %v\n%s", err, b)
 		}
 		hdrs, _ := os.ReadFile(filepath.Join(out, "headers"))
-		if !strings.Contains(strings.ToLower(string(hdrs)), "content-type: application/tar+gzip") {
+		// Already compressed: served as is, even with gzip on and a client accepting encodings.
+		lower := strings.ToLower(string(hdrs))
+		if !strings.Contains(lower, "content-type: application/gzip") || strings.Contains(lower, "content-encoding") {
 			t.Errorf("headers:\n%s", hdrs)
 		}
 		// -J saved the download under the name from Content-Disposition.
@@ -122,8 +125,19 @@ func TestE2EBrowseArchive(t *testing.T) {
 		}
 	}
 
+	// The listing offers the enabled formats.
+	resp, err := http.Get("http://127.0.0.1:" + port + "/pub/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `href="?archive=tar.gz"`) || !strings.Contains(string(body), `href="?archive=zip"`) {
+		t.Errorf("listing lacks archive links:\n%s", body)
+	}
+
 	// A format that is not enabled is refused.
-	resp, err := http.Get("http://127.0.0.1:" + port + "/pub/?archive=tar.xz")
+	resp, err = http.Get("http://127.0.0.1:" + port + "/pub/?archive=tar.xz")
 	if err != nil {
 		t.Fatal(err)
 	}

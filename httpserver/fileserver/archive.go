@@ -27,6 +27,14 @@ func (b *Browse) serveArchive(w http.ResponseWriter, r *http.Request, h *rootHan
 	hdr.Set("Content-Disposition", attachment(top+"."+f.name))
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Del("Content-Length")
+	if f.name != "tar" {
+		// Already compressed: the gzip directive and proxies must not compress it again.
+		if cc := hdr.Get("Cache-Control"); cc != "" {
+			hdr.Set("Cache-Control", cc+", no-transform")
+		} else {
+			hdr.Set("Cache-Control", "no-transform")
+		}
+	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return nil

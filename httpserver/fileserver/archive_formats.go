@@ -23,7 +23,8 @@ import (
 const DefaultArchiveBufferSize = 10 << 20
 
 // archiveFormat is one format `servearchive` can offer: its name is both the `?archive=` value and
-// the download's file extension.
+// the download's file extension. Compressed tars are served with the media type of their compression
+// (what a .tar.gz file is served as), so that clients and the gzip directive see compressed data.
 type archiveFormat struct {
 	name string
 	mime string
@@ -34,32 +35,32 @@ type archiveFormat struct {
 // archiveFormats lists every format, in the order `servearchive` without arguments enables them.
 var archiveFormats = []archiveFormat{
 	{name: "zip", mime: "application/zip"},
-	{name: "tar", mime: "application/tar"},
-	{name: "tar.gz", mime: "application/tar+gzip", compress: func(w io.Writer) (io.WriteCloser, error) {
+	{name: "tar", mime: "application/x-tar"},
+	{name: "tar.gz", mime: "application/gzip", compress: func(w io.Writer) (io.WriteCloser, error) {
 		return gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	}},
-	{name: "tar.xz", mime: "application/tar+xz", compress: func(w io.Writer) (io.WriteCloser, error) {
+	{name: "tar.xz", mime: "application/x-xz", compress: func(w io.Writer) (io.WriteCloser, error) {
 		// A 4 MiB dictionary instead of the default 8 MiB bounds the memory of each download.
 		return xz.WriterConfig{DictCap: 4 << 20}.NewWriter(w)
 	}},
-	{name: "tar.br", mime: "application/tar+brotli", compress: func(w io.Writer) (io.WriteCloser, error) {
+	{name: "tar.br", mime: "application/x-brotli", compress: func(w io.Writer) (io.WriteCloser, error) {
 		return brotli.NewWriterLevel(w, 3), nil
 	}},
-	{name: "tar.bz2", mime: "application/tar+bzip2", compress: func(w io.Writer) (io.WriteCloser, error) {
+	{name: "tar.bz2", mime: "application/x-bzip2", compress: func(w io.Writer) (io.WriteCloser, error) {
 		return bzip2.NewWriter(w, &bzip2.WriterConfig{Level: 6})
 	}},
-	{name: "tar.lz4", mime: "application/tar+lz4", compress: func(w io.Writer) (io.WriteCloser, error) {
+	{name: "tar.lz4", mime: "application/x-lz4", compress: func(w io.Writer) (io.WriteCloser, error) {
 		zw := lz4.NewWriter(w)
 		if err := zw.Apply(lz4.ConcurrencyOption(1), lz4.CompressionLevelOption(lz4.Fast)); err != nil {
 			return nil, err
 		}
 		return zw, nil
 	}},
-	{name: "tar.sz", mime: "application/tar+snappy", compress: func(w io.Writer) (io.WriteCloser, error) {
+	{name: "tar.sz", mime: "application/x-snappy-framed", compress: func(w io.Writer) (io.WriteCloser, error) {
 		// The Snappy framing format, which snappy tools and libraries read.
 		return s2.NewWriter(w, s2.WriterSnappyCompat(), s2.WriterConcurrency(1)), nil
 	}},
-	{name: "tar.zst", mime: "application/tar+zstd", compress: func(w io.Writer) (io.WriteCloser, error) {
+	{name: "tar.zst", mime: "application/zstd", compress: func(w io.Writer) (io.WriteCloser, error) {
 		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 	}},
 }

@@ -199,6 +199,9 @@ func TestBrowseArchiveEveryFormat(t *testing.T) {
 			if got := rec.Header().Get("Content-Encoding"); got != "" {
 				t.Errorf("Content-Encoding %q", got)
 			}
+			if got, want := rec.Header().Get("Cache-Control"), map[bool]string{true: "", false: "no-transform"}[f.name == "tar"]; got != want {
+				t.Errorf("Cache-Control %q, want %q", got, want)
+			}
 			got := readArchive(t, f.name, rec.Body.Bytes())
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("entries\n%v\nwant\n%v", got, want)
@@ -234,7 +237,7 @@ func TestBrowseArchiveRootAndHead(t *testing.T) {
 	}
 
 	head := do(t, h, "HEAD", "/docs/?archive=tar", nil)
-	if head.Code != 200 || head.Body.Len() != 0 || head.Header().Get("Content-Type") != "application/tar" {
+	if head.Code != 200 || head.Body.Len() != 0 || head.Header().Get("Content-Type") != "application/x-tar" {
 		t.Errorf("HEAD: %d, %d bytes, %q", head.Code, head.Body.Len(), head.Header().Get("Content-Type"))
 	}
 	// A directory with an index file is not browsable: its index is served, not an archive.
@@ -313,7 +316,7 @@ func TestBrowseListingArchiveLinks(t *testing.T) {
 	}
 	wantLinks := []string{
 		`<?archive=zip>; rel="alternate"; type="application/zip"; title="zip"`,
-		`<?archive=tar.gz>; rel="alternate"; type="application/tar+gzip"; title="tar.gz"`,
+		`<?archive=tar.gz>; rel="alternate"; type="application/gzip"; title="tar.gz"`,
 	}
 	if got := rec.Header().Values("Link"); !reflect.DeepEqual(got, wantLinks) {
 		t.Errorf("Link %q, want %q", got, wantLinks)
