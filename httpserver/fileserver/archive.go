@@ -79,13 +79,13 @@ func (b *Browse) serveArchive(w http.ResponseWriter, r *http.Request, h *rootHan
 	// The status line is out: the only honest way to report a truncated archive is to cut the
 	// connection, so that the client does not take a partial download for a complete one.
 	if r.Context().Err() == nil {
-		b.abort(w, copyErr)
+		b.abort(copyErr)
 	}
 	return copyErr
 }
 
 // abort drops the client connection; tests replace it to observe the failure instead.
-func (b *Browse) abort(w http.ResponseWriter, err error) {
+func (b *Browse) abort(err error) {
 	if b.abortFn != nil {
 		b.abortFn(err)
 		return
