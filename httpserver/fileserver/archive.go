@@ -39,6 +39,9 @@ func (b *Browse) serveArchive(w http.ResponseWriter, r *http.Request, h *rootHan
 	if r.Method == http.MethodHead {
 		return nil
 	}
+	// Send the headers now: the client's download starts (and can be cancelled) even while the first
+	// bytes are still being compressed.
+	_ = http.NewResponseController(w).Flush()
 
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -183,7 +186,7 @@ func walkArchive(ctx context.Context, h *rootHandle, dir, prefix string, aw arch
 				return err
 			}
 		case t.IsRegular() || t&fs.ModeSymlink != 0:
-			if err := addArchiveFile(h, full, inName, aw); err != nil {
+			if err := addArchiveFile(ctx, h, full, inName, aw); err != nil {
 				return err
 			}
 		}
@@ -193,7 +196,7 @@ func walkArchive(ctx context.Context, h *rootHandle, dir, prefix string, aw arch
 
 // addArchiveFile adds regular file full, or the regular file a link inside the root points to.
 // Only errors writing the archive are returned; files that cannot be read are left out.
-func addArchiveFile(h *rootHandle, full, inName string, aw archiveWriter) error {
+func addArchiveFile(ctx context.Context, h *rootHandle, full, inName string, aw archiveWriter) error {
 	info, err := h.root.Stat(full) // follows links, refusing those that leave the root
 	if err != nil || !info.Mode().IsRegular() || h.isHidden(full, info) {
 		return nil
@@ -207,10 +210,25 @@ func addArchiveFile(h *rootHandle, full, inName string, aw archiveWriter) error 
 	if err != nil || !info.Mode().IsRegular() || h.isHidden(full, info) {
 		return nil
 	}
-	if err := aw.file(inName, info, file); err != nil {
+	// Checking ctx on every read stops a file that compresses to almost nothing (and so never makes
+	// the handler notice the client is gone by a failed write) as soon as the request ends.
+	if err := aw.file(inName, info, ctxReader{ctx, file}); err != nil {
 		return fmt.Errorf("archiving %s: %w", full, err)
 	}
 	return nil
+}
+
+// ctxReader fails reads once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // archiveLinks returns the query strings of the enabled formats, for listings.

@@ -150,3 +150,47 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	w.n.Add(int64(n))
 	return n, err
 }
+
+// A file that compresses to almost nothing never makes a write to a gone client fail; the request's
+// context stops it instead.
+func TestBrowseArchiveClientGoneDuringQuietFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "zeros"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(filepath.Join(dir, "zeros", "sparse.img"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(4 << 30); err != nil { // 4 GiB of zeros: half a minute of bzip2, a few hundred bytes of output
+		t.Fatal(err)
+	}
+	f.Close()
+	s := &httpserver.Site{Root: dir}
+	mw, err := SetupBrowse(testutil.Dispenser(t, "browse {\n servearchive tar.bz2\n}"), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := adapt(mw(New(s)))
+	finished := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(finished)
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL + "/zeros/?archive=tar.bz2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	time.Sleep(300 * time.Millisecond) // the walk is inside the big file by now
+	resp.Body.Close()
+	select {
+	case <-finished:
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler still compressing 5s after the client left")
+	}
+}
