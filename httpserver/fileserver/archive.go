@@ -231,15 +231,6 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// archiveLinks returns the query strings of the enabled formats, for listings.
-func (b *Browse) archiveLinks() []ArchiveLink {
-	out := make([]ArchiveLink, 0, len(b.Config.Archives))
-	for _, name := range b.Config.Archives {
-		out = append(out, ArchiveLink{Format: name, URL: "?archive=" + url.QueryEscape(name)})
-	}
-	return out
-}
-
 // ArchiveLink is a link to download the listed directory as an archive.
 type ArchiveLink struct {
 	Format string // "zip", "tar.gz", ...

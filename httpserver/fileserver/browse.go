@@ -41,8 +41,10 @@ type Browse struct {
 	tpl     *template.Template
 	tplErr  error
 
-	archives map[string]archiveFormat // the enabled formats by name
-	abortFn  func(error)              // tests: called instead of dropping the connection
+	archives    map[string]archiveFormat // the enabled formats by name
+	links       []ArchiveLink            // their links, for listings
+	linkHeaders []string                 // their Link header values
+	abortFn     func(error)              // tests: called instead of dropping the connection
 }
 
 func newBrowse(cfg BrowseConfig, s *httpserver.Site, next httpserver.Handler) *Browse {
@@ -54,6 +56,9 @@ func newBrowse(cfg BrowseConfig, s *httpserver.Site, next httpserver.Handler) *B
 	for _, name := range cfg.Archives {
 		if f, ok := lookupArchiveFormat(name); ok {
 			b.archives[name] = f
+			l := ArchiveLink{Format: name, URL: "?archive=" + url.QueryEscape(name)}
+			b.links = append(b.links, l)
+			b.linkHeaders = append(b.linkHeaders, "<"+l.URL+`>; rel="alternate"; type="`+f.mime+`"; title="`+name+`"`)
 		}
 	}
 	return b
@@ -125,8 +130,8 @@ func (b *Browse) ServeHTTP(w http.ResponseWriter, r *http.Request) error {
 	var buf bytes.Buffer
 	hdr := w.Header()
 	hdr.Add("Vary", "Accept")
-	for _, a := range listing.Archives {
-		hdr.Add("Link", "<"+a.URL+`>; rel="alternate"; type="`+b.archives[a.Format].mime+`"; title="`+a.Format+`"`)
+	for _, v := range b.linkHeaders {
+		hdr.Add("Link", v)
 	}
 	if acceptsJSON(r) {
 		if err := json.NewEncoder(&buf).Encode(listing.Items); err != nil {
@@ -174,12 +179,10 @@ func (b *Browse) list(h *rootHandle, name string, r *http.Request) (*Listing, er
 	}
 	reqPath := path.Clean("/" + r.URL.Path)
 	l := &Listing{
-		Name:    path.Base(reqPath),
-		Path:    r.URL.Path,
-		CanGoUp: reqPath != "/" && len(strings.TrimSuffix(reqPath, "/")) > len(strings.TrimSuffix(b.Config.Path, "/")),
-	}
-	if len(b.Config.Archives) > 0 {
-		l.Archives = b.archiveLinks()
+		Name:     path.Base(reqPath),
+		Path:     r.URL.Path,
+		CanGoUp:  reqPath != "/" && len(strings.TrimSuffix(reqPath, "/")) > len(strings.TrimSuffix(b.Config.Path, "/")),
+		Archives: b.links,
 	}
 	for _, e := range entries {
 		full := path.Join(name, e.Name())
