@@ -151,8 +151,11 @@ type h3Server struct {
 	sock   *packetSocket
 	tls    *tls.Config // the listener's TLS config with ALPN h3
 	http   *http3.Server
-	altSvc []string      // the Alt-Svc header value announcing it
-	served chan struct{} // closed when ServeListener returned
+	altSvc []string // the Alt-Svc header value announcing it
+	// noTLS13 holds the sites whose `tls { protocols }` exclude TLS 1.3, which QUIC requires: their
+	// responses do not announce HTTP/3 (their QUIC handshakes fail). Usually empty.
+	noTLS13 map[*Site]bool
+	served  chan struct{} // closed when ServeListener returned
 }
 
 // h3ALPN offers only HTTP/3 on QUIC.
@@ -164,9 +167,19 @@ func newH3(s *server, ps *packetSocket) *h3Server {
 	if a, ok := ps.pc.LocalAddr().(*net.UDPAddr); ok {
 		port = a.Port
 	}
+	var noTLS13 map[*Site]bool
+	for _, site := range s.plan.sites {
+		if v := site.TLSConfig.MaxVersion; v != 0 && v < tls.VersionTLS13 {
+			if noTLS13 == nil {
+				noTLS13 = make(map[*Site]bool)
+			}
+			noTLS13[site] = true
+		}
+	}
 	return &h3Server{
-		sock: ps,
-		tls:  s.tlsConfig(h3ALPN),
+		noTLS13: noTLS13,
+		sock:    ps,
+		tls:     s.tlsConfig(h3ALPN),
 		http: &http3.Server{
 			Handler:        s,
 			MaxHeaderBytes: s.http.MaxHeaderBytes,

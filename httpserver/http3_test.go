@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -218,5 +221,118 @@ func TestCheckHTTP3(t *testing.T) {
 				t.Errorf("errors %v, want one containing %q", errs, tt.wantErr)
 			}
 		})
+	}
+}
+
+// A site whose TLS settings exclude TLS 1.3 cannot be reached over QUIC: its responses do not announce
+// HTTP/3, while the other sites of the listener still do.
+func TestHTTP3NoAltSvcWithoutTLS13(t *testing.T) {
+	certA, leafA := selfSigned(t, "a.example")
+	certB, leafB := selfSigned(t, "b.example")
+	cfgA := &tls.Config{Certificates: []tls.Certificate{certA}}
+	cfgB := &tls.Config{Certificates: []tls.Certificate{certB}, MaxVersion: tls.VersionTLS12}
+	in := buildTLS(t, "a.example:0 {\n testbind\n respond proto\n}\nb.example:0 {\n testbind\n respond proto\n}", func(s *Site) string {
+		s.TLSConfig = cfgA
+		if s.Addr.Host == "b.example" {
+			s.TLSConfig = cfgB
+		}
+		return ""
+	})
+	startBuilt(t, in, newPool(t))
+	roots := []*x509.Certificate{leafA, leafB}
+	altSvcPort(t, in, "a.example", roots)
+	for _, names := range [][2]string{{"b.example", "b.example"}, {"a.example", "other.example"}} { // SNI, Host
+		sni, host := names[0], names[1]
+		c := tlsClient(t, true, roots...)
+		c.Transport.(*http.Transport).TLSClientConfig.ServerName = sni
+		req, _ := http.NewRequest("GET", "https://"+in.ListenerAddrs()[0].String()+"/", nil)
+		req.Host = host
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if v := resp.Header.Get("Alt-Svc"); v != "" {
+			t.Errorf("%s: Alt-Svc %q", host, v)
+		}
+	}
+}
+
+// Stopping the old instance of a reload lets an HTTP/3 request in flight finish (GOAWAY, then wait),
+// while new connections go to the new instance.
+func TestHTTP3ReloadFinishesInFlight(t *testing.T) {
+	assign, roots := tlsSites(t)
+	pool := newPool(t)
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	oldIn, err := Build(parseBlocks(t, "a.example:0 {\n testbind\n block\n}"), Options{
+		Directives: append(serverDirectives(), blockingDirective(entered, release)), Final: okFinal, HTTP3: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range oldIn.Sites() {
+		assign(s)
+	}
+	if err := oldIn.Start(context.Background(), pool); err != nil {
+		t.Fatal(err)
+	}
+	// Not altSvcPort: every request to the old instance blocks.
+	port := strconv.Itoa(oldIn.servers[0].h3.sock.pc.LocalAddr().(*net.UDPAddr).Port)
+
+	type result struct {
+		body string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", "https://127.0.0.1:"+port+"/", nil)
+		req.Host = "a.example"
+		resp, err := h3Client(t, "a.example", roots).Do(req)
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, err = io.Copy(&b, resp.Body)
+		got <- result{b.String(), err}
+	}()
+	<-entered
+
+	newIn := buildTLS(t, "a.example:0 {\n testbind\n respond proto\n}", assign)
+	startBuilt(t, newIn, pool)
+	ps := oldIn.servers[0].h3.sock
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- oldIn.Stop(ctx)
+	}()
+	// New connections reach the new instance while the old one waits for its request (once it has
+	// begun to stop: before that, both instances take connections).
+	for held := 2; held > 1; time.Sleep(5 * time.Millisecond) {
+		ps.mu.Lock()
+		held = len(ps.holders)
+		ps.mu.Unlock()
+	}
+	time.Sleep(50 * time.Millisecond) // drop, then Shutdown
+	if _, body := h3Get(t, h3Client(t, "a.example", roots), "a.example", port, "/"); body != "HTTP/3.0" {
+		t.Errorf("new connection during the drain answered %q", body)
+	}
+	select {
+	case err := <-stopped:
+		t.Fatalf("Stop returned (%v) before the request in flight finished", err)
+	default:
+	}
+	close(release)
+	if r := <-got; r.err != nil || r.body != "finished" {
+		t.Errorf("request in flight: %q, %v; want finished", r.body, r.err)
+	}
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Stop did not return after the request finished")
 	}
 }

@@ -142,9 +142,6 @@ func (s *server) serve() {
 // ServeHTTP is the entry point of every request on the listener.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Server"] = serverHeader
-	if s.h3 != nil && r.ProtoMajor < 3 {
-		w.Header()["Alt-Svc"] = s.h3.altSvc
-	}
 	if r.ProtoMajor == 2 {
 		markHTTP2(r)
 	}
@@ -165,6 +162,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if site.sniCheck && !sniMatches(r) {
 		s.misdirected(w, r)
 		return
+	}
+	if s.h3 != nil && r.ProtoMajor < 3 && !s.h3.noTLS13[site] {
+		w.Header()["Alt-Svc"] = s.h3.altSvc
 	}
 	st = &requestState{}
 	st.orig = *r.URL
