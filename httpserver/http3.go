@@ -58,8 +58,11 @@ func (p *ListenerPool) acquirePacket(addr string) (*packetSocket, error) {
 		ps.refs++
 		return ps, nil
 	}
-	pc, err := net.ListenPacket("udp", addr)
-	if err != nil {
+	var err error
+	pc, adopted := p.adoptedUDP[addr] // inherited from a parent process
+	if adopted {
+		delete(p.adoptedUDP, addr)
+	} else if pc, err = net.ListenPacket("udp", addr); err != nil {
 		return nil, err
 	}
 	ps := &packetSocket{addr: addr, pc: pc, refs: 1}
@@ -90,6 +93,53 @@ func (p *ListenerPool) releasePacket(ps *packetSocket) {
 		delete(p.udp, ps.addr)
 	}
 	_ = ps.shut()
+}
+
+// AdoptPacket hands the pool a UDP socket inherited from a parent process (a USR2 upgrade) for the
+// listener address addr; the first instance serving HTTP/3 on addr uses it instead of binding one.
+func (p *ListenerPool) AdoptPacket(addr string, pc net.PacketConn) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("listener pool is closed")
+	}
+	if p.udp[addr] != nil || p.adoptedUDP[addr] != nil {
+		return fmt.Errorf("adopting UDP socket for %s: the pool already holds that address", addr)
+	}
+	if p.adoptedUDP == nil {
+		p.adoptedUDP = make(map[string]net.PacketConn)
+	}
+	p.adoptedUDP[addr] = pc
+	return nil
+}
+
+// PacketConn returns the UDP socket the pool serves HTTP/3 on for addr (for handing it to another
+// process).
+func (p *ListenerPool) PacketConn(addr string) (net.PacketConn, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ps, ok := p.udp[addr]
+	if !ok {
+		return nil, false
+	}
+	return ps.pc, true
+}
+
+// CloseQUIC closes every UDP socket of the pool at once, cutting the HTTP/3 connections on them. A
+// process that handed its sockets to a successor calls it: the successor reads the same sockets, and
+// two readers would split each connection's packets between them. Clients reconnect, to the successor.
+func (p *ListenerPool) CloseQUIC() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.closePackets()
+}
+
+// closeAdoptedPackets closes inherited UDP sockets no instance took. Callers hold the pool's lock.
+func (p *ListenerPool) closeAdoptedPackets() {
+	for addr, pc := range p.adoptedUDP {
+		delete(p.adoptedUDP, addr)
+		_ = pc.Close()
+	}
 }
 
 // closePackets closes every UDP socket of the pool. Callers hold the pool's lock.

@@ -14,10 +14,12 @@ import (
 // connections from it, and an instance that stops just stops taking. The pool closes a socket when no
 // running instance holds it anymore. It is safe for concurrent use.
 type ListenerPool struct {
-	mu     sync.Mutex
-	socks  map[string]*socket
-	udp    map[string]*packetSocket // HTTP/3 (http3.go)
-	closed bool
+	mu    sync.Mutex
+	socks map[string]*socket
+	udp   map[string]*packetSocket // HTTP/3 (http3.go)
+	// adoptedUDP are UDP sockets inherited from a parent process, not yet served (http3.go)
+	adoptedUDP map[string]net.PacketConn
+	closed     bool
 }
 
 // NewListenerPool returns an empty pool.
@@ -137,6 +139,7 @@ func (p *ListenerPool) Prune() {
 			_ = s.shut()
 		}
 	}
+	p.closeAdoptedPackets()
 }
 
 // Listener returns the socket the pool holds for addr (for handing it to another process).
@@ -156,6 +159,7 @@ func (p *ListenerPool) Close() error {
 	defer p.mu.Unlock()
 	p.closed = true
 	errs := []error{p.closePackets()}
+	p.closeAdoptedPackets()
 	for addr, s := range p.socks {
 		delete(p.socks, addr)
 		if err := s.shut(); err != nil {

@@ -108,24 +108,39 @@ func (s *server) upgradeFailed(err error) {
 // handOver stops this process after a successful upgrade: it stops accepting (the new process accepts on
 // the same sockets) and drains its connections. `on shutdown` commands do not run: the service goes on.
 func (s *server) handOver(sigs <-chan os.Signal) int {
+	// HTTP/3 sockets are not drained but closed at once: the new process reads them too, and two readers
+	// would split each QUIC connection's packets
+	if err := s.pool.CloseQUIC(); err != nil {
+		s.logger.Warn("closing HTTP/3 sockets after the upgrade", zap.Error(err))
+	}
 	if code := s.stop(sigs); code != exitOK {
 		return code
 	}
 	return exitOK
 }
 
-// metricsPrefix marks a metrics endpoint's socket in envUpgradeAddrs.
-const metricsPrefix = "metrics="
+// metricsPrefix marks a metrics endpoint's socket in envUpgradeAddrs, udpPrefix an HTTP/3 socket.
+const (
+	metricsPrefix = "metrics="
+	udpPrefix     = "udp="
+)
+
+// fileSocket is a socket that can be duplicated for a child process.
+type fileSocket interface{ File() (*os.File, error) }
 
 // handedOver lists the sockets a successor inherits: the live instance's listeners and the metrics
 // endpoints, by handover address (metricsPrefix for the latter).
-func (s *server) handedOver() ([]string, map[string]net.Listener) {
-	lns := make(map[string]net.Listener)
+func (s *server) handedOver() ([]string, map[string]any) {
+	lns := make(map[string]any)
 	var addrs []string
 	for _, addr := range s.in.Addresses() {
 		if ln, ok := s.pool.Listener(addr); ok {
 			addrs = append(addrs, addr)
 			lns[addr] = ln
+		}
+		if pc, ok := s.pool.PacketConn(addr); ok {
+			addrs = append(addrs, udpPrefix+addr)
+			lns[udpPrefix+addr] = pc
 		}
 	}
 	for addr, ln := range s.metrics.Listeners() {
@@ -137,7 +152,7 @@ func (s *server) handedOver() ([]string, map[string]net.Listener) {
 
 // spawnSuccessor starts the new process with the sockets lns (in the order of addrs) and watches its
 // status pipe.
-func spawnSuccessor(addrs []string, lns map[string]net.Listener) (*upgrade, error) {
+func spawnSuccessor(addrs []string, lns map[string]any) (*upgrade, error) {
 	var files []*os.File
 	defer func() {
 		for _, f := range files {
@@ -146,7 +161,7 @@ func spawnSuccessor(addrs []string, lns map[string]net.Listener) (*upgrade, erro
 	}()
 	for _, addr := range addrs {
 		ln := lns[addr]
-		fl, ok := ln.(interface{ File() (*os.File, error) })
+		fl, ok := ln.(fileSocket)
 		if !ok {
 			return nil, fmt.Errorf("listener for %s cannot be handed over (%T)", addr, ln)
 		}
@@ -254,6 +269,17 @@ func adoptInherited(pool *httpserver.ListenerPool, reg *metrics.Registry) (*inhe
 			continue
 		}
 		f := os.NewFile(uintptr(4+i), "listener "+addr)
+		if udp, ok := strings.CutPrefix(addr, udpPrefix); ok {
+			pc, err := net.FilePacketConn(f) // a close-on-exec duplicate
+			f.Close()
+			if err == nil {
+				err = pool.AdoptPacket(udp, pc)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("adopting inherited UDP socket %s: %w", udp, err)
+			}
+			continue
+		}
 		ln, err := net.FileListener(f) // a close-on-exec duplicate
 		f.Close()
 		if err != nil {
