@@ -80,8 +80,6 @@ func newTransport(cfg *Config, network, address string, tc *tls.Config) *http.Tr
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
 		DisableKeepAlives:     cfg.KeepAlive == 0,
-		ReadBufferSize:        bufferSize,
-		WriteBufferSize:       bufferSize,
 	}
 	return t
 }
