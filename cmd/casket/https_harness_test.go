@@ -85,7 +85,12 @@ func (p *proc) stop() {
 // handshake connects to 127.0.0.1:port with SNI name, trusting only roots, and returns the verified
 // leaf certificate and the OCSP staple.
 func handshake(name, port string, roots *x509.CertPool) (*x509.Certificate, []byte, error) {
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", "127.0.0.1:"+port,
+	return handshakeAt(name, "127.0.0.1:"+port, roots)
+}
+
+// handshakeAt is handshake with a server at addr.
+func handshakeAt(name, addr string, roots *x509.CertPool) (*x509.Certificate, []byte, error) {
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 3 * time.Second}, "tcp", addr,
 		&tls.Config{ServerName: name, RootCAs: roots, NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		return nil, nil, err
@@ -98,14 +103,20 @@ func handshake(name, port string, roots *x509.CertPool) (*x509.Certificate, []by
 // waitCert polls until a handshake for name verifies against roots.
 func waitCert(t *testing.T, name, port string, roots *x509.CertPool, within time.Duration) *x509.Certificate {
 	t.Helper()
+	return waitCertAt(t, name, "127.0.0.1:"+port, roots, within)
+}
+
+// waitCertAt is waitCert with a server at addr.
+func waitCertAt(t *testing.T, name, addr string, roots *x509.CertPool, within time.Duration) *x509.Certificate {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		leaf, _, err := handshake(name, port, roots)
+		leaf, _, err := handshakeAt(name, addr, roots)
 		if err == nil {
 			return leaf
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no valid certificate for %s on port %s after %v: %v", name, port, within, err)
+			t.Fatalf("no valid certificate for %s at %s after %v: %v", name, addr, within, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
