@@ -31,11 +31,12 @@ func h3Client(t *testing.T, host string, roots []*x509.Certificate) *http.Client
 
 var altSvcRE = regexp.MustCompile(`^h3=":(\d+)"; ma=2592000$`)
 
-// altSvcPort fetches / over TCP from host on in and returns the HTTP/3 port its Alt-Svc header names.
-func altSvcPort(t *testing.T, in *Instance, host string, roots []*x509.Certificate) string {
+// getTCP fetches / from in over HTTPS on TCP with SNI sni and Host host, trusting roots, and closes the
+// body and the client's idle connections (so that draining the TCP side does not wait for them).
+func getTCP(t *testing.T, in *Instance, sni, host string, roots []*x509.Certificate) *http.Response {
 	t.Helper()
 	c := tlsClient(t, true, roots...)
-	c.Transport.(*http.Transport).TLSClientConfig.ServerName = host
+	c.Transport.(*http.Transport).TLSClientConfig.ServerName = sni
 	req, _ := http.NewRequest("GET", "https://"+in.ListenerAddrs()[0].String()+"/", nil)
 	req.Host = host
 	resp, err := c.Do(req)
@@ -43,7 +44,14 @@ func altSvcPort(t *testing.T, in *Instance, host string, roots []*x509.Certifica
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	c.CloseIdleConnections() // so that draining the TCP side does not wait for it
+	c.CloseIdleConnections()
+	return resp
+}
+
+// altSvcPort fetches / over TCP from host on in and returns the HTTP/3 port its Alt-Svc header names.
+func altSvcPort(t *testing.T, in *Instance, host string, roots []*x509.Certificate) string {
+	t.Helper()
+	resp := getTCP(t, in, host, host, roots)
 	m := altSvcRE.FindStringSubmatch(resp.Header.Get("Alt-Svc"))
 	if m == nil {
 		t.Fatalf("Alt-Svc over %s = %q, want h3=\":port\"; ma=2592000", resp.Proto, resp.Header.Get("Alt-Svc"))
@@ -109,15 +117,7 @@ func TestHTTP3Serve(t *testing.T) {
 func TestHTTP3NoAltSvcWithoutFlag(t *testing.T) {
 	assign, roots := tlsSites(t)
 	in := startTLSInstance(t, tlsConfigText, assign, false)
-	c := tlsClient(t, true, roots...)
-	c.Transport.(*http.Transport).TLSClientConfig.ServerName = "a.example"
-	req, _ := http.NewRequest("GET", "https://"+in.ListenerAddrs()[0].String()+"/", nil)
-	req.Host = "a.example"
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := getTCP(t, in, "a.example", "a.example", roots)
 	if v := resp.Header.Get("Alt-Svc"); v != "" {
 		t.Errorf("Alt-Svc %q without HTTP3", v)
 	}
@@ -243,15 +243,7 @@ func TestHTTP3NoAltSvcWithoutTLS13(t *testing.T) {
 	altSvcPort(t, in, "a.example", roots)
 	for _, names := range [][2]string{{"b.example", "b.example"}, {"a.example", "other.example"}} { // SNI, Host
 		sni, host := names[0], names[1]
-		c := tlsClient(t, true, roots...)
-		c.Transport.(*http.Transport).TLSClientConfig.ServerName = sni
-		req, _ := http.NewRequest("GET", "https://"+in.ListenerAddrs()[0].String()+"/", nil)
-		req.Host = host
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := getTCP(t, in, sni, host, roots)
 		if v := resp.Header.Get("Alt-Svc"); v != "" {
 			t.Errorf("%s: Alt-Svc %q", host, v)
 		}
