@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -58,7 +59,7 @@ func StorageFromEnv(ctx context.Context, getenv func(string) string, dir string,
 		switch {
 		case err == nil:
 			s = fs
-		case kind == "":
+		case kind == "" && errors.Is(err, file.ErrNoFileLocks):
 			// nobody asked for a cluster: a single instance does not need lease locks, so a folder whose file
 			// system has no working file locks still serves, with certmagic's plain lock files
 			log.Warn("file locks do not work in the storage folder; using plain lock files, which are fine for "+

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -317,5 +318,21 @@ func TestFileStorageHolder(t *testing.T) {
 	}
 	if err := s.Unlock(ctx, "issue_cert_a.example"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Only a file system without working file locks falls back to plain lock files (without
+// CASKET_CLUSTERING); a folder that is broken some other way is an error whatever the setting.
+func TestStorageFromEnvBrokenFolder(t *testing.T) {
+	for _, env := range []map[string]string{{}, {"CASKET_CLUSTERING": "file"}} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "locks"), []byte("not a folder"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s, err := StorageFromEnv(context.Background(), envMap(env), dir, nil)
+		if err == nil {
+			t.Errorf("env %v: storage %s over a folder whose locks/ is a file, want an error", env, s)
+			closeStorage(s)
+		}
 	}
 }

@@ -58,7 +58,7 @@ func New(dir string, opts Options) (*Storage, error) {
 		opts.Lock.Logger = opts.Logger
 	}
 	if !flockSupported {
-		return nil, fmt.Errorf("file storage %s: file locks are not supported on this system", dir)
+		return nil, fmt.Errorf("file storage %s: %w on this system", dir, ErrNoFileLocks)
 	}
 	s := &Storage{
 		files:   certmagic.FileStorage{Path: dir},
@@ -79,6 +79,10 @@ func New(dir string, opts Options) (*Storage, error) {
 	s.Locker = cluster.NewLocker(lockBackend{s}, opts.Lock)
 	return s, nil
 }
+
+// ErrNoFileLocks reports a folder (or a system) whose file locks do not work, such as an NFS mount
+// without a lock service.
+var ErrNoFileLocks = errors.New("file locks are not supported")
 
 // Close releases the locks this Storage holds.
 func (s *Storage) Close() error {

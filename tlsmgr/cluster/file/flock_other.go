@@ -14,4 +14,5 @@ var errLocked = errors.ErrUnsupported
 
 func tryLock(*os.File) error  { return errors.ErrUnsupported }
 func unlock(*os.File) error   { return errors.ErrUnsupported }
+func unsupported(error) bool  { return true }
 func syncFolder(string) error { return nil }

@@ -30,6 +30,11 @@ func tryLock(f *os.File) error {
 	}
 }
 
+// unsupported reports whether err from tryLock means the file system cannot lock files at all.
+func unsupported(err error) bool {
+	return errors.Is(err, unix.ENOLCK) || errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS)
+}
+
 // unlock drops the flock on f.
 func unlock(f *os.File) error { return unix.Flock(int(f.Fd()), unix.LOCK_UN) }
 

@@ -26,6 +26,9 @@ func tryLock(f *os.File) error {
 	return err
 }
 
+// unsupported reports whether err from tryLock means the file system cannot lock files at all.
+func unsupported(err error) bool { return errors.Is(err, windows.ERROR_NOT_SUPPORTED) }
+
 // unlock drops the lock on f.
 func unlock(f *os.File) error {
 	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, new(windows.Overlapped))

@@ -76,6 +76,9 @@ func (s *Storage) withGuard(ctx context.Context, fn func() error) error {
 		if err == nil {
 			break
 		}
+		if unsupported(err) {
+			return fmt.Errorf("locking %s: %w: %w", f.Name(), ErrNoFileLocks, err)
+		}
 		if !errors.Is(err, errLocked) {
 			return fmt.Errorf("locking %s: %w", f.Name(), err)
 		}
